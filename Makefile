@@ -1,0 +1,32 @@
+# Every target bootstraps .venv on first use; only python3 and git are assumed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test test-fast bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Check the bundled examples: one clean app, one that breaks policy and schema.
+# Exit status 1 (policy failures found) is the expected demo outcome.
+run: $(STAMP)
+	$(BIN)/auditsvc check examples/good; \
+	$(BIN)/auditsvc check examples/bad; status=$$?; [ $$status -le 1 ]
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m 'not slow'
+
+bench: $(STAMP)
+	$(BIN)/python bench/check_bench.py
+
+clean:
+	rm -rf $(VENV) bench/corpus

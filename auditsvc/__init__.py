@@ -1,0 +1,3 @@
+"""auditsvc: a policy gate and audit trail for GitOps repositories."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from auditsvc.cli import main
+
+main()

@@ -1,0 +1,201 @@
+"""Sources -> CheckResult: the one evaluation path every door calls.
+
+Schemas and policies are compiled once; large inputs are spread over
+forked worker processes that inherit the compiled state.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
+
+from auditsvc.config import Settings
+from auditsvc.errors import PolicyError
+from auditsvc.manifests import Document, Limits, Source, format_field, parse
+from auditsvc.model import CheckResult, Finding, ResourceKey, Waiver
+from auditsvc.policy import Evaluation
+from auditsvc.policy.rego import RegoEngine
+from auditsvc.schemas import SchemaRegistry, is_crd
+from auditsvc.waivers import apply_waivers, load_waivers
+
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024  # below this, forking costs more than it saves
+CHUNK_BYTES = 512 * 1024
+
+
+@dataclasses.dataclass
+class Checker:
+    """Compiled schemas, policies and waivers for one run."""
+
+    schemas: SchemaRegistry
+    engine: RegoEngine | None
+    waivers: list[Waiver]
+    limits: Limits
+    combine: bool = False
+    today: datetime.date = dataclasses.field(default_factory=lambda: datetime.datetime.now(datetime.UTC).date())
+
+    @classmethod
+    def from_settings(cls, settings: Settings, crds: Iterable[dict] = (), combine: bool = False) -> Checker:
+        schemas = SchemaRegistry(
+            settings.kubernetes_version,
+            strict=settings.strict_schemas,
+            schema_dirs=settings.schema_dirs,
+            path_schemas=dict(settings.path_schemas),
+            reject_missing=settings.reject_missing_schemas,
+        )
+        schemas.add_crds(crds)
+        engine = None
+        if settings.policies:
+            engine = RegoEngine(
+                settings.policy_dirs,
+                namespaces=settings.namespaces,
+                all_namespaces=settings.all_namespaces,
+                data_files=settings.data,
+                disabled_rules=settings.disabled_rules,
+            )
+        waivers = load_waivers(settings.waivers) if settings.waivers else []
+        return cls(schemas, engine, waivers, settings.limits, combine)
+
+    def check_source(self, source: Source) -> tuple[list[Finding], int]:
+        """Findings of one file and the number of resources in it."""
+        try:
+            data = source.read(self.limits)
+        except OSError as err:
+            return [Finding("parse", "deny", f"cannot read file: {err.strerror}", source.path, 1)], 0
+        parsed = parse(source.path, data, self.limits)
+        findings = list(parsed.findings)
+        for document in parsed.documents:
+            findings.extend(self.check_document(document))
+        return findings, len(parsed.documents)
+
+    def check_document(self, document: Document) -> list[Finding]:
+        key = document.key
+        pairs = [(f, key) for f in self.schemas.validate(document)]
+        if self.engine is not None and not self.combine:
+            pairs.extend((f, key) for f in self.policy_findings(document, self.engine.evaluate(document.value)))
+        return apply_waivers(pairs, self.waivers, self.today)
+
+    @staticmethod
+    def policy_findings(document: Document, evaluation: Evaluation) -> list[Finding]:
+        findings = []
+        for violation in evaluation.violations:
+            waived_by = None
+            if evaluation.excepted(violation):
+                waived_by = Waiver(
+                    rule=violation.rule_id,
+                    owner="policy",
+                    reason=f"exception rule in package {violation.namespace}",
+                    expires="",
+                    source="rego exception",
+                )
+            findings.append(
+                Finding(
+                    violation.rule_id,
+                    "warn" if violation.severity == "warn" else "deny",
+                    violation.message,
+                    document.path,
+                    document.line_of(violation.field) if violation.field else document.line,
+                    str(document.key),
+                    format_field(violation.field),
+                    waived_by,
+                )
+            )
+        return findings
+
+    def check_combined(self, sources: Sequence[Source]) -> list[Finding]:
+        """--combine: one evaluation over every document, as conftest's [{path, contents}] input."""
+        documents: list[Document] = []
+        for source in sources:
+            try:
+                documents.extend(parse(source.path, source.read(self.limits), self.limits).documents)
+            except OSError:
+                continue  # already reported by the per-file pass
+        if self.engine is None or not documents:
+            return []
+        evaluation = self.engine.evaluate([{"path": d.path, "contents": d.value} for d in documents])
+        anchor = Document(documents[0].path, 0, 1, None)
+        findings = self.policy_findings(anchor, evaluation)
+        return apply_waivers([(f, ResourceKey("", "", "", "")) for f in findings], self.waivers, self.today)
+
+
+def find_crds(sources: Iterable[Source], limits: Limits) -> list[dict]:
+    """CustomResourceDefinitions among the sources: their schemas validate the custom resources."""
+    crds = []
+    for source in sources:
+        try:
+            data = source.read(limits)
+        except OSError:
+            continue
+        if b"CustomResourceDefinition" not in data:
+            continue
+        crds.extend(d.value for d in parse(source.path, data, limits).documents if is_crd(d.value))
+    return crds
+
+
+_worker_checker: Checker | None = None
+
+
+def _check_chunk(sources: list[Source]) -> tuple[list[Finding], int]:
+    assert _worker_checker is not None, "worker started without a checker"
+    findings: list[Finding] = []
+    resources = 0
+    for source in sources:
+        found, count = _worker_checker.check_source(source)
+        findings.extend(found)
+        resources += count
+    return findings, resources
+
+
+def _size(source: Source) -> int:
+    if source.data is not None:
+        return len(source.data)
+    try:
+        return os.path.getsize(source.path)
+    except OSError:
+        return 0
+
+
+def _chunks(sources: Sequence[Source]) -> list[list[Source]]:
+    chunks: list[list[Source]] = [[]]
+    size = 0
+    for source in sources:
+        if chunks[-1] and size + _size(source) > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(source)
+        size += _size(source)
+    return chunks
+
+
+def run_check(checker: Checker, sources: Sequence[Source], workers: int = 0) -> CheckResult:
+    """Check every source, in parallel when the input is large enough to pay for it."""
+    global _worker_checker
+    workers = workers or os.cpu_count() or 1
+    results: Iterable[tuple[list[Finding], int]]
+    if workers > 1 and sum(map(_size, sources)) >= PARALLEL_MIN_BYTES:
+        _worker_checker = checker  # forked workers inherit it, compiled
+        context = multiprocessing.get_context("fork")
+        try:
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                results = list(pool.map(_check_chunk, _chunks(sources)))
+        except concurrent.futures.process.BrokenProcessPool:
+            raise PolicyError(
+                "a check worker died (the Rego engine can abort on some policies): "
+                "run `auditsvc policy test` on your policies, or check fewer files to find the input"
+            ) from None
+        finally:
+            _worker_checker = None
+    else:
+        results = [checker.check_source(s) for s in sources]
+    findings: list[Finding] = []
+    resources = 0
+    for found, count in results:
+        findings.extend(found)
+        resources += count
+    if checker.combine:
+        findings.extend(checker.check_combined(sources))
+    used = {f.waived_by: None for f in findings if f.waived_by is not None}
+    return CheckResult(tuple(findings), len(sources), resources, tuple(used))

@@ -1,0 +1,21 @@
+"""Errors that end a command with a one-line explanation instead of a traceback."""
+
+
+class AuditsvcError(Exception):
+    """Base class: the message says what is wrong and what to do."""
+
+
+class ConfigError(AuditsvcError):
+    """The configuration file, environment or flags are invalid."""
+
+
+class PolicyError(AuditsvcError):
+    """A policy cannot be loaded, compiled or evaluated."""
+
+
+class SchemaError(AuditsvcError):
+    """A schema file or schema directory cannot be used."""
+
+
+class GitError(AuditsvcError):
+    """A git command failed or a revision does not exist."""

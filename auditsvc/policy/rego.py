@@ -1,0 +1,220 @@
+"""Rego policies evaluated in-process by regopy, compiled once per process.
+
+conftest conventions: every .rego under the policy directories is loaded
+(so `import data.x` works), decision rules are deny/violation/warn and their
+`_<name>` variants, `exception` waives rules by name, the default namespace
+is `main`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import regopy
+
+from auditsvc.errors import PolicyError
+from auditsvc.manifests import parse
+from auditsvc.policy import Evaluation, is_decision_rule, to_evaluation
+
+ENTRY_PACKAGE = "auditsvc_entry"
+ENTRYPOINT = f"{ENTRY_PACKAGE}/result"
+
+_PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+_RULE_HEAD = re.compile(r"^([A-Za-z_]\w*)\b(?!\s*\()", re.MULTILINE)
+_FUNCTION_HEAD = re.compile(r"^([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+_IMPORT = re.compile(r"^import\s+(data\.[\w.]+|input[\w.]*)(?:\s+as\s+(\w+))?", re.MULTILINE)
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
+_KEYWORDS = {"not", "some", "every", "in", "if", "else", "contains", "with", "as", "default", "import", "package"}
+_RULE_KEYWORDS = _KEYWORDS | {"true", "false", "null"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Module:
+    path: str
+    package: str
+    text: str
+
+    @property
+    def is_test(self) -> bool:
+        return self.path.endswith("_test.rego")
+
+    def rule_names(self) -> set[str]:
+        return {m for m in _RULE_HEAD.findall(self.text) if m not in _RULE_KEYWORDS}
+
+    def line_of(self, offset: int) -> int:
+        return self.text.count("\n", 0, offset) + 1
+
+
+def load_modules(policy_dirs: Iterable[str]) -> list[Module]:
+    """Every .rego file under the given directories (or files), sorted by path."""
+    paths: list[str] = []
+    for entry in policy_dirs:
+        if os.path.isfile(entry):
+            paths.append(entry)
+        elif os.path.isdir(entry):
+            for root, dirs, files in os.walk(entry):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                paths.extend(os.path.join(root, f) for f in files if f.endswith(".rego"))
+        else:
+            raise PolicyError(f"policy path {entry} does not exist: pass a directory of .rego files with -p")
+    modules = []
+    for path in sorted(paths):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as err:
+            raise PolicyError(f"cannot read policy {path}: {err}") from None
+        match = _PACKAGE.search(text)
+        if not match:
+            raise PolicyError(f"{path}:1: no package declaration: start the file with `package <name>`")
+        modules.append(Module(path, match[1], text))
+    return modules
+
+
+def check_builtins(modules: Sequence[Module]) -> None:
+    """Refuse policies calling functions regopy lacks: an undefined call never fires, a silent pass."""
+    probe = regopy.Interpreter()
+    user_functions = {name for m in modules for name in _FUNCTION_HEAD.findall(m.text)}
+    for module in modules:
+        aliases = {"data", "input"}
+        for target, alias in _IMPORT.findall(module.text):
+            aliases.add(alias or target.rsplit(".", 1)[-1])
+        code = _STRINGS_AND_COMMENTS.sub(lambda m: " " * len(m[0]) if "\n" not in m[0] else m[0], module.text)
+        for match in _CALL.finditer(code):
+            name = match[1]
+            first = name.split(".", 1)[0]
+            if name in _KEYWORDS or name in user_functions or first in aliases:
+                continue
+            if "." not in name and name.isidentifier() and _is_rule_head(code, match.start()):
+                continue
+            if not probe.is_builtin(name):
+                raise PolicyError(
+                    f"{module.path}:{module.line_of(match.start())}: {name}() is not a builtin of the embedded "
+                    "Rego engine (regopy): rewrite the rule without it, or use the OPA server engine"
+                )
+
+
+def _is_rule_head(code: str, offset: int) -> bool:
+    return offset == 0 or code[offset - 1] == "\n"
+
+
+def load_data(paths: Iterable[str]) -> dict[str, Any]:
+    """--data files (JSON/YAML), deep-merged in order, exposed under `data`."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                parsed = parse(path, handle.read())
+        except OSError as err:
+            raise PolicyError(f"cannot read data file {path}: {err.strerror}") from None
+        if parsed.findings:
+            raise PolicyError(f"{parsed.findings[0].location}: {parsed.findings[0].message}")
+        for document in parsed.documents:
+            if not isinstance(document.value, dict):
+                raise PolicyError(f"{path}:{document.line}: a data file must hold an object at the top level")
+            _deep_merge(merged, document.value)
+    return merged
+
+
+def _deep_merge(into: dict[str, Any], value: dict[str, Any]) -> None:
+    for key, item in value.items():
+        if isinstance(item, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], item)
+        else:
+            into[key] = item
+
+
+def rego_error(err: Exception) -> str:
+    """regopy's error sequence, reduced to `file:line: message` lines."""
+    text = str(err)
+    found = re.findall(r"\(error \d+:([^|\s]+)\|(\d+)\|\d+\s+\(errormsg \d+:([^)]*)\)", text)
+    if not found:
+        return text.strip()
+    lines = []
+    for path, offset, message in found:
+        line = "?"
+        if os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                line = str(handle.read()[: int(offset)].count("\n") + 1)
+        lines.append(f"{path}:{line}: {message}")
+    return "; ".join(lines)
+
+
+class RegoEngine:
+    """conftest-compatible evaluation of .rego modules with regopy."""
+
+    def __init__(
+        self,
+        policy_dirs: Sequence[str],
+        namespaces: Sequence[str] = ("main",),
+        all_namespaces: bool = False,
+        data_files: Sequence[str] = (),
+        disabled_rules: Sequence[str] = (),
+    ) -> None:
+        self.modules = [m for m in load_modules(policy_dirs) if not m.is_test]
+        check_builtins(self.modules)
+        self.data = load_data(data_files)
+        disabled = set(disabled_rules)
+        rules_by_package: dict[str, set[str]] = {}
+        for module in self.modules:
+            rules_by_package.setdefault(module.package, set()).update(module.rule_names())
+        chosen = sorted(rules_by_package) if all_namespaces else list(namespaces)
+        self.rules: dict[str, list[str]] = {}
+        for namespace in chosen:
+            names = rules_by_package.get(namespace, set())
+            decisions = sorted(
+                n for n in names if is_decision_rule(n) and n not in disabled and f"{namespace}.{n}" not in disabled
+            )
+            if decisions:
+                self.rules[namespace] = decisions + (["exception"] if "exception" in names else [])
+        self.digest = self._digest(policy_dirs)
+        self._interpreter, self._bundle = self._compile()
+
+    def _digest(self, policy_dirs: Sequence[str]) -> str:
+        """What decided: the modules, the data and the rules chosen, for reproducible decisions."""
+        h = hashlib.sha256()
+        for module in self.modules:
+            h.update(module.path.encode() + b"\0" + module.text.encode() + b"\0")
+        h.update(json.dumps([self.data, self.rules], sort_keys=True).encode())
+        return h.hexdigest()
+
+    def _entry_module(self) -> str:
+        lines = [f"package {ENTRY_PACKAGE}", "", "result := {"]
+        for namespace, names in self.rules.items():
+            listed = json.dumps(names)
+            lines.append(f'  {json.dumps(namespace)}: {{k: v | k := {listed}[_]; v := data.{namespace}[k]}},')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _compile(self) -> tuple[regopy.Interpreter, Any]:
+        interpreter = regopy.Interpreter()
+        interpreter.strict_built_in_errors = True
+        try:
+            for module in self.modules:
+                interpreter.add_module(module.path, module.text)
+            interpreter.add_module(f"{ENTRY_PACKAGE}.rego", self._entry_module())
+            if self.data:
+                interpreter.add_data(self.data)
+            bundle = interpreter.build(None, [ENTRYPOINT])
+        except regopy.RegoError as err:
+            raise PolicyError(f"policies do not compile: {rego_error(err)}") from None
+        return interpreter, bundle
+
+    def evaluate(self, value: Any) -> Evaluation:
+        if not self.rules:
+            return Evaluation((), frozenset())
+        self._interpreter.set_input(value)
+        output = self._interpreter.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
+        if not output.ok():
+            raise PolicyError(f"policy evaluation failed: {output.node()}")
+        text = str(output)
+        if text == "undefined":
+            return Evaluation((), frozenset())
+        return to_evaluation(json.loads(text)["expressions"][0])
