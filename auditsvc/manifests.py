@@ -112,6 +112,19 @@ def parse_field(text: str) -> FieldPath:
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loader that yields JSON-compatible values the way Kubernetes reads YAML."""
 
+    _plain_tags: dict[str, str] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        # A plain scalar's tag depends on its text alone: remember it (keys and values repeat a lot).
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._plain_tags) < 100_000:
+                    self._plain_tags[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
         mapping = super().construct_mapping(node, deep=deep)
         if all(isinstance(k, str) for k in mapping):
@@ -181,6 +194,8 @@ def parse(path: str, data: bytes, limits: Limits = Limits()) -> Parsed:
         # libyaml rejects some valid JSON (tabs as indentation): JSON is the file's own format.
         try:
             value = json.loads(text)
+        except RecursionError:
+            return Parsed([], [_file_finding(path, 1, f"nesting deeper than {limits.max_depth} levels")])
         except ValueError as err:
             return Parsed([], [_file_finding(path, getattr(err, "lineno", 1), f"invalid JSON: {err}")])
         return Parsed(_expand(Document(path, 0, 1, value)), [])
@@ -190,6 +205,7 @@ def parse(path: str, data: bytes, limits: Limits = Limits()) -> Parsed:
 def _parse_yaml(path: str, text: str, limits: Limits) -> Parsed:
     documents: list[Document] = []
     loader = _Loader(text)
+    may_alias = "&" in text  # no anchor, no alias: the expansion check cannot fail
     index = 0
     try:
         while loader.check_node():
@@ -206,28 +222,100 @@ def _parse_yaml(path: str, text: str, limits: Limits) -> Parsed:
                     ],
                 )
             node = loader.get_node()
-            problem = _shape_problem(node, limits)
+            problem = _shape_problem(node, limits) if may_alias else None
             if problem:
                 return Parsed(documents, [_file_finding(path, node.start_mark.line + 1, problem)])
-            value = loader.construct_document(node)
+            try:
+                value = _FastBuilder(limits.max_depth).build(node)
+            except _NeedsFullConstructor:
+                value = loader.construct_document(node)
             if value is not None:
                 documents.extend(_expand(Document(path, index, node.start_mark.line + 1, value, node)))
             index += 1
+    except _TooDeep as err:
+        return Parsed(documents, [_file_finding(path, err.line, f"nesting deeper than {limits.max_depth} levels")])
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "unknown position"
         line = mark.line + 1 if mark else 1
         problem = err.problem or err.context or "invalid YAML"
         return Parsed(documents, [_file_finding(path, line, f"invalid YAML at {where}: {problem}")])
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, RecursionError) as err:
         return Parsed(documents, [_file_finding(path, 1, f"invalid YAML: {err}")])
     finally:
         loader.dispose()
     return Parsed(documents, [])
 
 
+class _NeedsFullConstructor(Exception):
+    """A tag or merge key the fast builder leaves to PyYAML's constructor."""
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_CONSTRUCTOR = _Loader("")  # PyYAML's int/float rules (0x, 0o, 1_000, 1:30, .inf) need an instance
+
+
+def _yaml_int(node: yaml.ScalarNode) -> int:
+    return int(node.value) if node.value.isdigit() else _CONSTRUCTOR.construct_yaml_int(node)
+
+
+_SCALARS = {
+    "tag:yaml.org,2002:int": _yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:bool": lambda n: yaml.SafeLoader.bool_values[n.value.lower()],
+    "tag:yaml.org,2002:null": lambda n: None,
+    "tag:yaml.org,2002:value": lambda n: n.value,
+    "tag:yaml.org,2002:timestamp": lambda n: n.value,
+    "tag:yaml.org,2002:binary": lambda n: n.value,
+}
+
+
+class _FastBuilder:
+    """Nodes -> JSON-compatible values for the plain tags, several times faster than
+    PyYAML's generic constructor; anything unusual goes to that constructor."""
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        self.seen: dict[int, Any] = {}
+
+    def build(self, node: yaml.Node, depth: int = 1) -> Any:
+        if node.__class__ is yaml.ScalarNode:
+            if node.tag == _STR:
+                return node.value
+            convert = _SCALARS.get(node.tag)
+            if convert is None:
+                raise _NeedsFullConstructor
+            return convert(node)
+        if depth > self.max_depth:
+            raise _TooDeep(node.start_mark.line + 1)
+        known = self.seen.get(id(node))
+        if known is not None:
+            return known
+        if node.__class__ is yaml.MappingNode and node.tag == _MAP:
+            mapping: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not yaml.ScalarNode or key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _NeedsFullConstructor
+                key = key_node.value if key_node.tag == _STR else _key_text(self.build(key_node))
+                mapping[key] = self.build(value_node, depth + 1)
+            self.seen[id(node)] = mapping
+            return mapping
+        if node.__class__ is yaml.SequenceNode and node.tag == _SEQ:
+            sequence = [self.build(item, depth + 1) for item in node.value]
+            self.seen[id(node)] = sequence
+            return sequence
+        raise _NeedsFullConstructor
+
+
 def _shape_problem(root: yaml.Node, limits: Limits) -> str | None:
-    """Depth and alias-expanded size of a node graph, without expanding it."""
+    """Alias-expanded size and depth of a node graph, computed without expanding it."""
     sizes: dict[int, int] = {}
     depths: dict[int, int] = {}
     # Iterative post-order walk; a node's size counts its children as often as they are referenced.

@@ -145,7 +145,7 @@ class SchemaRegistry:
         for pattern, schema_path in (path_schemas or {}).items():
             self._path_schemas.append((pattern, self._read_schema(schema_path)))
 
-    @property
+    @functools.cached_property
     def _bundled_dir(self) -> str:
         suffix = "-strict" if self.strict else ""
         return os.path.join(bundled_schema_root(), f"v{self.kubernetes_version}.0-local{suffix}")
@@ -197,6 +197,7 @@ class SchemaRegistry:
     def _custom_schema(self, group: str, version: str, kind: str) -> dict[str, Any] | None:
         return self._custom.get((group, version, kind)) or self._custom.get(("*", version, kind))
 
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one registry per run; kinds are few
     def _bundled_file(self, group: str, version: str, kind: str) -> str | None:
         if not _is_builtin_group(group):
             return None
