@@ -75,8 +75,25 @@ class Checker:
         key = document.key
         pairs = [(f, key) for f in self.schemas.validate(document)]
         if self.engine is not None and not self.combine:
-            pairs.extend((f, key) for f in self.policy_findings(document, self.engine.evaluate(document.value)))
+            try:
+                evaluation = self.engine.evaluate(document.value)
+            except PolicyError as err:
+                # One document that breaks a policy must not hide the others' results, nor pass.
+                pairs.append((self.policy_error(document, err), key))
+            else:
+                pairs.extend((f, key) for f in self.policy_findings(document, evaluation))
         return apply_waivers(pairs, self.waivers, self.today)
+
+    @staticmethod
+    def policy_error(document: Document, err: PolicyError) -> Finding:
+        return Finding(
+            "policy-error",
+            "deny",
+            f"policy evaluation failed: {err} (fix the policy, or run `auditsvc policy test`)",
+            document.path,
+            document.line,
+            str(document.key),
+        )
 
     @staticmethod
     def policy_findings(document: Document, evaluation: Evaluation) -> list[Finding]:
@@ -115,8 +132,11 @@ class Checker:
                 continue  # already reported by the per-file pass
         if self.engine is None or not documents:
             return []
-        evaluation = self.engine.evaluate([{"path": d.path, "contents": d.value} for d in documents])
         anchor = Document(documents[0].path, 0, 1, None)
+        try:
+            evaluation = self.engine.evaluate([{"path": d.path, "contents": d.value} for d in documents])
+        except PolicyError as err:
+            return [self.policy_error(anchor, err)]
         findings = self.policy_findings(anchor, evaluation)
         return apply_waivers([(f, ResourceKey("", "", "", "")) for f in findings], self.waivers, self.today)
 

@@ -8,15 +8,26 @@ is `main`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import regopy
+from regopy.rego_shared import (
+    rego_bundle_ok,
+    rego_bundle_query_entrypoint,
+    rego_free_output,
+    rego_output_ok,
+    rego_output_string,
+    rego_query,
+)
 
 from auditsvc.errors import PolicyError
 from auditsvc.manifests import parse
@@ -131,6 +142,29 @@ def _deep_merge(into: dict[str, Any], value: dict[str, Any]) -> None:
             into[key] = item
 
 
+@contextlib.contextmanager
+def captured_stdout() -> Iterator[list[str]]:
+    """rego-cpp prints compile errors to file descriptor 1: keep them off our output, and read them."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", "replace"))
+
+
+def compile_errors(printed: str) -> str:
+    """rego-cpp's printed report ("Errors:\n<message>\n-- file:line:col\n...") as `file:line:col: message`."""
+    found = re.findall(r"^([^\n]+)\n-- ([^\n]+:\d+:\d+)$", printed, re.MULTILINE)
+    return "; ".join(f"{where}: {message}" for message, where in found) or printed.strip()
+
+
 def rego_error(err: Exception) -> str:
     """regopy's error sequence, reduced to `file:line: message` lines."""
     text = str(err)
@@ -145,6 +179,26 @@ def rego_error(err: Exception) -> str:
                 line = str(handle.read()[: int(offset)].count("\n") + 1)
         lines.append(f"{path}:{line}: {message}")
     return "; ".join(lines)
+
+
+def _output_text(impl: Any) -> str:
+    """Result text of a query, or PolicyError. regopy's own Output class fails on error results."""
+    try:
+        ok = rego_output_ok(impl)
+        text = rego_output_string(impl)
+    finally:
+        rego_free_output(impl)
+    if not ok:
+        raise PolicyError("a builtin function failed at run time (for example a type error in sprintf or a division by zero)")
+    if text.startswith("(error"):
+        messages = re.findall(r"\(errormsg \d+:([^)]*)\)", text)
+        raise PolicyError("; ".join(messages) or text)
+    return text
+
+
+def query_text(interpreter: regopy.Interpreter, query: str) -> str:
+    """Evaluate a query; the result as regopy prints it ("undefined" when undefined)."""
+    return _output_text(rego_query(interpreter._impl, query))
 
 
 class RegoEngine:
@@ -196,25 +250,26 @@ class RegoEngine:
     def _compile(self) -> tuple[regopy.Interpreter, Any]:
         interpreter = regopy.Interpreter()
         interpreter.strict_built_in_errors = True
-        try:
-            for module in self.modules:
-                interpreter.add_module(module.path, module.text)
-            interpreter.add_module(f"{ENTRY_PACKAGE}.rego", self._entry_module())
-            if self.data:
-                interpreter.add_data(self.data)
-            bundle = interpreter.build(None, [ENTRYPOINT])
-        except regopy.RegoError as err:
-            raise PolicyError(f"policies do not compile: {rego_error(err)}") from None
+        with captured_stdout() as printed:
+            try:
+                for module in self.modules:
+                    interpreter.add_module(module.path, module.text)
+                interpreter.add_module(f"{ENTRY_PACKAGE}.rego", self._entry_module())
+                if self.data:
+                    interpreter.add_data(self.data)
+                bundle = interpreter.build(None, [ENTRYPOINT])
+                error = None if rego_bundle_ok(bundle._impl) else "the engine refused the bundle"
+            except regopy.RegoError as err:
+                error = rego_error(err)
+        if error or "Errors:" in printed[0]:
+            raise PolicyError(f"policies do not compile: {compile_errors(printed[0]) if printed[0].strip() else error}")
         return interpreter, bundle
 
     def evaluate(self, value: Any) -> Evaluation:
         if not self.rules:
             return Evaluation((), frozenset())
         self._interpreter.set_input(value)
-        output = self._interpreter.query_bundle_entrypoint(self._bundle, ENTRYPOINT)
-        if not output.ok():
-            raise PolicyError(f"policy evaluation failed: {output.node()}")
-        text = str(output)
+        text = _output_text(rego_bundle_query_entrypoint(self._interpreter._impl, self._bundle._impl, ENTRYPOINT))
         if text == "undefined":
             return Evaluation((), frozenset())
         return to_evaluation(json.loads(text)["expressions"][0])

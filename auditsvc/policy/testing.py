@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import regopy
 
 from auditsvc.errors import PolicyError
-from auditsvc.policy.rego import Module, check_builtins, load_data, load_modules, rego_error
+from auditsvc.policy.rego import Module, captured_stdout, check_builtins, compile_errors, load_data, load_modules, query_text, rego_error
 
 _TEST_HEAD = re.compile(r"^(test_\w+)\b", re.MULTILINE)
 
@@ -48,27 +48,32 @@ def _child(modules: Sequence[Module], data: dict, tests: list[tuple[str, str]], 
 
     interpreter = regopy.Interpreter()
     interpreter.strict_built_in_errors = True
-    try:
-        for module in modules:
-            interpreter.add_module(module.path, module.text)
-        if data:
-            interpreter.add_data(data)
-    except regopy.RegoError as err:
-        send({"compile_error": rego_error(err)})
+    with captured_stdout() as printed:
+        try:
+            for module in modules:
+                interpreter.add_module(module.path, module.text)
+            if data:
+                interpreter.add_data(data)
+            query_text(interpreter, "true")  # compiles every module
+            error = ""
+        except (regopy.RegoError, PolicyError) as err:
+            error = rego_error(err) if isinstance(err, regopy.RegoError) else str(err)
+    if error or "Errors:" in printed[0]:
+        send({"compile_error": compile_errors(printed[0]) if printed[0].strip() else error})
         return
     for index in range(start, len(tests)):
         send({"start": index})
         began = time.perf_counter()
         try:
-            output = interpreter.query(tests[index][1])
+            text = query_text(interpreter, tests[index][1])
         except regopy.RegoError as err:
             send({"index": index, "outcome": "ERROR", "detail": rego_error(err)})
             continue
+        except PolicyError as err:
+            send({"index": index, "outcome": "ERROR", "detail": str(err)})
+            continue
         millis = (time.perf_counter() - began) * 1000
-        text = str(output)
-        if not output.ok():
-            send({"index": index, "outcome": "ERROR", "detail": rego_error(Exception(str(output.node()))), "millis": millis})
-        elif text == '{"expressions":[true]}':
+        if text == '{"expressions":[true]}':
             send({"index": index, "outcome": "PASS", "millis": millis})
         else:
             detail = "undefined" if text == "undefined" else f"result {text}"
