@@ -406,7 +406,7 @@ def collect(paths: Iterable[str], exclude: Iterable[str] = ()) -> list[Source]:
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
-                    full = os.path.join(root, name)
+                    full = os.path.normpath(os.path.join(root, name))
                     if name.endswith(MANIFEST_SUFFIXES) and not is_excluded(full, exclude):
                         found.append(Source(full))
             sources.extend(sorted(found, key=lambda s: s.path))

@@ -31,6 +31,8 @@ class ResourceKey:
         )
 
     def __str__(self) -> str:
+        if not self.kind and not self.name:
+            return ""
         parts = [self.kind or "?"]
         if self.namespace:
             parts.append(self.namespace)
