@@ -122,7 +122,12 @@ def run_tests(policy_dirs: Sequence[str], data_files: Sequence[str] = ()) -> lis
             results[index] = TestResult(
                 tests[index][0], tests[index][1], message["outcome"], message.get("detail", ""), message.get("millis", 0.0)
             )
-        if started is None or started in results:
+        if started is None:
+            if killed_by or not messages:
+                cause = signal.Signals(killed_by).name if killed_by else "an unexpected error"
+                raise PolicyError(f"the Rego engine crashed ({cause}) while compiling the policies")
+            break
+        if started in results:
             break
         # The child died inside this test: report it and carry on after it.
         cause = signal.Signals(killed_by).name if killed_by else "an unexpected error"
