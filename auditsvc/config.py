@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from auditsvc.errors import ConfigError
-from auditsvc.manifests import Limits, parse
+from auditsvc.manifests import Document, Limits, parse
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_POLICIES = str(PACKAGE_ROOT / "policies")
@@ -98,8 +98,9 @@ def _coerce(name: str, value: Any, origin: str, base: Path | None) -> Any:
         return None
     ok = isinstance(value, expected) and not (expected in (int, (int, float)) and isinstance(value, bool))
     if not ok:
-        names = expected.__name__ if isinstance(expected, type) else "number"
-        raise ConfigError(f"{origin}: `{name}` must be a {names}, not {type(value).__name__} ({value!r})")
+        names = {"str": "a string", "int": "an integer", "bool": "true or false", "list": "a list", "dict": "a mapping"}
+        wanted = names.get(expected.__name__, expected.__name__) if isinstance(expected, type) else "a number"
+        raise ConfigError(f"{origin}: `{name}` must be {wanted}, not {type(value).__name__} ({value!r})")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise ConfigError(f"{origin}: `{name}` must be one of {', '.join(_CHOICES[name])}, not {value!r}")
     if isinstance(value, list):
@@ -163,8 +164,18 @@ def _from_file(path: str) -> dict[str, Any]:
         origin = f"{path}:{document.line_of((name,))}"
         if name not in _FIELDS:
             raise ConfigError(f"{origin}: unknown key `{name}`; known keys: {', '.join(sorted(_FIELDS))}")
+        if name == "kubernetes_version" and isinstance(value, float):
+            value = _written_text(document, name)  # 1.30 unquoted is the number 1.3: take it as written
         out[name] = _coerce(name, value, origin, base)
     return out
+
+
+def _written_text(document: Document, key: str) -> str:
+    assert document.node is not None
+    for key_node, value_node in document.node.value:
+        if key_node.value == key:
+            return str(value_node.value)
+    raise KeyError(key)
 
 
 def load_settings(

@@ -59,7 +59,7 @@ class Document:
         for part in self.prefix + tuple(field):
             if isinstance(node, yaml.MappingNode):
                 for key_node, value_node in node.value:
-                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                    if isinstance(key_node, yaml.ScalarNode) and _scalar_key(key_node) == str(part):
                         line = key_node.start_mark.line + 1
                         node = value_node
                         break
@@ -138,6 +138,14 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
         data.update(dict.fromkeys(self.construct_mapping(node)))
 
 
+def _scalar_key(node: yaml.ScalarNode) -> str:
+    """A mapping key as the loader stores it (`on:` is the key "true")."""
+    if node.tag == _STR:
+        return node.value
+    convert = _SCALARS.get(node.tag)
+    return _key_text(convert(node)) if convert else node.value
+
+
 def _key_text(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
@@ -190,16 +198,32 @@ def parse(path: str, data: bytes, limits: Limits = Limits()) -> Parsed:
         line = data[: err.start].count(b"\n") + 1
         return Parsed([], [_file_finding(path, line, f"invalid UTF-8 at byte {err.start}: save the file as UTF-8")])
     parsed = _parse_yaml(path, text, limits)
-    if parsed.findings and path.endswith(".json"):
-        # libyaml rejects some valid JSON (tabs as indentation): JSON is the file's own format.
+    if path.endswith(".json") and parsed.findings and parsed.findings[0].message.startswith("invalid YAML"):
+        # libyaml rejects some valid JSON (a tab before the top level): JSON is the file's own format.
         try:
             value = json.loads(text)
         except RecursionError:
             return Parsed([], [_file_finding(path, 1, f"nesting deeper than {limits.max_depth} levels")])
         except ValueError as err:
             return Parsed([], [_file_finding(path, getattr(err, "lineno", 1), f"invalid JSON: {err}")])
+        if _depth(value) > limits.max_depth:
+            return Parsed([], [_file_finding(path, 1, f"nesting deeper than {limits.max_depth} levels")])
         return Parsed(_expand(Document(path, 0, 1, value)), [])
     return parsed
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def _parse_yaml(path: str, text: str, limits: Limits) -> Parsed:
@@ -228,6 +252,10 @@ def _parse_yaml(path: str, text: str, limits: Limits) -> Parsed:
             try:
                 value = _FastBuilder(limits.max_depth).build(node)
             except _NeedsFullConstructor:
+                # PyYAML's constructor has no depth limit of its own.
+                problem = None if may_alias else _shape_problem(node, limits)
+                if problem:
+                    return Parsed(documents, [_file_finding(path, node.start_mark.line + 1, problem)])
                 value = loader.construct_document(node)
             if value is not None:
                 documents.extend(_expand(Document(path, index, node.start_mark.line + 1, value, node)))
@@ -263,7 +291,9 @@ _CONSTRUCTOR = _Loader("")  # PyYAML's int/float rules (0x, 0o, 1_000, 1:30, .in
 
 
 def _yaml_int(node: yaml.ScalarNode) -> int:
-    return int(node.value) if node.value.isdigit() else _CONSTRUCTOR.construct_yaml_int(node)
+    value = node.value
+    # YAML 1.1 reads 0644 as octal (file modes): only plain decimals take the shortcut.
+    return int(value) if value.isdigit() and (value == "0" or value[0] != "0") else _CONSTRUCTOR.construct_yaml_int(node)
 
 
 _SCALARS = {

@@ -114,7 +114,8 @@ def _schema_file_gvks(path: str, schema: dict[str, Any]) -> list[GVK]:
     match = re.fullmatch(r"([a-z0-9]+)_([a-z0-9]+)", stem, re.IGNORECASE)
     if match:
         group = os.path.basename(os.path.dirname(path)) if "." in os.path.basename(os.path.dirname(path)) else "*"
-        return [(group, match[2], match[1])]
+        # File names carry the kind in lower case; lookups fall back to the lower-case kind.
+        return [(group, match[2], match[1].lower())]
     return []
 
 
@@ -195,7 +196,10 @@ class SchemaRegistry:
         return dict(self._custom)
 
     def _custom_schema(self, group: str, version: str, kind: str) -> dict[str, Any] | None:
-        return self._custom.get((group, version, kind)) or self._custom.get(("*", version, kind))
+        for key in ((group, version, kind), (group, version, kind.lower()), ("*", version, kind.lower())):
+            if key in self._custom:
+                return self._custom[key]
+        return None
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one registry per run; kinds are few
     def _bundled_file(self, group: str, version: str, kind: str) -> str | None:
@@ -232,9 +236,12 @@ class SchemaRegistry:
         def compile_bundled() -> Any:
             with open(bundled, "rb") as handle:
                 schema = json.load(handle)
+            declared = schema.get("x-kubernetes-group-version-kind") or []
+            if {"group": group, "version": version, "kind": kind} not in declared:
+                return False  # same file name, another API group (e.g. apps.example.k8s.io)
             return jsonschema_rs.validator_for(schema, registry=self._bundled_registry)
 
-        return self._compiled(("bundled", group, version, kind), compile_bundled)
+        return self._compiled(("bundled", group, version, kind), compile_bundled) or None
 
     def _compiled(self, key: Any, build: Any) -> Any:
         validator = self._validators.get(key)
@@ -242,7 +249,8 @@ class SchemaRegistry:
             try:
                 validator = self._validators[key] = build()
             except (ValueError, jsonschema_rs.ReferencingError) as err:
-                raise SchemaError(f"schema for {key[1:]} does not compile: {err}") from None
+                what = f"path glob {key[1]}" if key[0] == "path" else "/".join(k for k in key[1:] if k)
+                raise SchemaError(f"the schema for {what} does not compile: {str(err).splitlines()[0]}") from None
         return validator
 
     def validate(self, document: Document) -> list[Finding]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Callable
 from itertools import groupby
 from typing import Any
@@ -139,7 +140,7 @@ def render_sarif(result: CheckResult) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": finding.path.removeprefix("./")},
+                        "artifactLocation": {"uri": urllib.parse.quote(finding.path.removeprefix("./"))},
                         "region": {"startLine": max(finding.line, 1)},
                     }
                 }
