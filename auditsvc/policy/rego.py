@@ -26,7 +26,6 @@ from regopy.rego_shared import (
     rego_free_output,
     rego_output_ok,
     rego_output_string,
-    rego_query,
 )
 
 from auditsvc.errors import PolicyError
@@ -196,9 +195,9 @@ def _output_text(impl: Any) -> str:
     return text
 
 
-def query_text(interpreter: regopy.Interpreter, query: str) -> str:
-    """Evaluate a query; the result as regopy prints it ("undefined" when undefined)."""
-    return _output_text(rego_query(interpreter._impl, query))
+def query_entrypoint(interpreter: regopy.Interpreter, bundle: Any, entrypoint: str) -> str:
+    """Evaluate a compiled entrypoint; the result as regopy prints it ("undefined" when undefined)."""
+    return _output_text(rego_bundle_query_entrypoint(interpreter._impl, bundle._impl, entrypoint))
 
 
 class RegoEngine:
@@ -269,7 +268,7 @@ class RegoEngine:
         if not self.rules:
             return Evaluation((), frozenset())
         self._interpreter.set_input(value)
-        text = _output_text(rego_bundle_query_entrypoint(self._interpreter._impl, self._bundle._impl, ENTRYPOINT))
+        text = query_entrypoint(self._interpreter, self._bundle, ENTRYPOINT)
         if text == "undefined":
             return Evaluation((), frozenset())
         return to_evaluation(json.loads(text)["expressions"][0])
