@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import regopy
+import yaml
+from regopy import rego_shared
 from regopy.rego_shared import (
     rego_bundle_ok,
     rego_bundle_query_entrypoint,
@@ -33,7 +35,6 @@ from auditsvc.manifests import parse
 from auditsvc.policy import Evaluation, is_decision_rule, to_evaluation
 
 ENTRY_PACKAGE = "auditsvc_entry"
-ENTRYPOINT = f"{ENTRY_PACKAGE}/result"
 
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 _RULE_HEAD = re.compile(r"^([A-Za-z_]\w*)\b(?!\s*\()", re.MULTILINE)
@@ -195,13 +196,114 @@ def _output_text(impl: Any) -> str:
     return text
 
 
+_NATIVE = rego_shared.rego  # the C library: regopy's per-value wrappers cost ~2x the conversion itself
+_INT64 = 2**63
+
+
+def set_input(interpreter: regopy.Interpreter, value: Any) -> None:
+    """Give the interpreter its input: regopy's Input conversion, with the C calls made directly."""
+    handle = rego_shared.rego_new_input()
+    string, integer, number, boolean, null = (
+        _NATIVE.regoInputString,
+        _NATIVE.regoInputInt,
+        _NATIVE.regoInputFloat,
+        _NATIVE.regoInputBoolean,
+        _NATIVE.regoInputNull,
+    )
+    item, mapping, array = _NATIVE.regoInputObjectItem, _NATIVE.regoInputObject, _NATIVE.regoInputArray
+    failed = 0
+
+    def add(node: Any) -> None:
+        nonlocal failed
+        kind = node.__class__
+        if kind is str:
+            failed |= string(handle, node.encode("utf-8", "surrogatepass"))
+        elif kind is dict:
+            for key, child in node.items():
+                failed |= string(handle, str(key).encode("utf-8", "surrogatepass"))
+                add(child)
+                failed |= item(handle)
+            failed |= mapping(handle, len(node))
+        elif kind is list or kind is tuple:
+            for child in node:
+                add(child)
+            failed |= array(handle, len(node))
+        elif kind is bool:
+            failed |= boolean(handle, node)
+        elif kind is int:
+            failed |= integer(handle, node) if -_INT64 <= node < _INT64 else number(handle, float(node))
+        elif kind is float:
+            failed |= number(handle, node)
+        elif node is None:
+            failed |= null(handle)
+        else:
+            raise PolicyError(f"cannot give a {kind.__name__} to the policy engine")
+
+    try:
+        add(value)
+        if failed:
+            raise PolicyError("the policy engine refused the input document")
+        rego_shared.rego_set_input(interpreter._impl, handle)
+    finally:
+        rego_shared.rego_free_input(handle)
+
+
 def query_entrypoint(interpreter: regopy.Interpreter, bundle: Any, entrypoint: str) -> str:
     """Evaluate a compiled entrypoint; the result as regopy prints it ("undefined" when undefined)."""
     return _output_text(rego_bundle_query_entrypoint(interpreter._impl, bundle._impl, entrypoint))
 
 
+_METADATA = re.compile(r"^# METADATA[ \t]*\n((?:#.*\n)*?)(?=[^#\n])", re.MULTILINE)
+ALL_KINDS = None  # a rule without a `kinds` annotation sees every document
+
+
+def rule_kinds(modules: Sequence[Module]) -> dict[tuple[str, str], frozenset[str] | None]:
+    """Kinds each rule applies to, from OPA METADATA annotations (`custom: {kinds: [...]}`).
+
+    A rule is limited to kinds only when every body of it is annotated (or one
+    annotation has `scope: document`); otherwise it is evaluated for every document.
+    """
+    bodies: dict[tuple[str, str], list[frozenset[str] | None]] = {}
+    whole: dict[tuple[str, str], frozenset[str]] = {}
+    for module in modules:
+        annotated: dict[int, tuple[frozenset[str] | None, bool]] = {}
+        for match in _METADATA.finditer(module.text):
+            text = "\n".join(line[1:].removeprefix(" ") for line in match[1].splitlines())
+            try:
+                meta = yaml.safe_load(text) or {}
+            except yaml.YAMLError as err:
+                raise PolicyError(f"{module.path}:{module.line_of(match.start())}: METADATA is not YAML: {err}") from None
+            kinds = (meta.get("custom") or {}).get("kinds") if isinstance(meta, dict) else None
+            if kinds is not None and not (isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)):
+                raise PolicyError(f"{module.path}:{module.line_of(match.start())}: custom.kinds must be a list of kind names")
+            annotated[match.end()] = (frozenset(kinds) if kinds else None, meta.get("scope") == "document")
+        for head in _RULE_HEAD.finditer(module.text):
+            name = head[1]
+            if name in _RULE_KEYWORDS:
+                continue
+            key = (module.package, name)
+            kinds, document_scope = annotated.get(head.start(), (None, False))
+            if document_scope and kinds is not None:
+                whole[key] = kinds
+            bodies.setdefault(key, []).append(kinds)
+    out: dict[tuple[str, str], frozenset[str] | None] = {}
+    for key, found in bodies.items():
+        if key in whole:
+            out[key] = whole[key]
+        elif all(k is not None for k in found):
+            out[key] = frozenset().union(*found)  # type: ignore[arg-type]
+        else:
+            out[key] = ALL_KINDS
+    return out
+
+
 class RegoEngine:
-    """conftest-compatible evaluation of .rego modules with regopy."""
+    """conftest-compatible evaluation of .rego modules with regopy.
+
+    Rules annotated with the kinds they apply to are compiled into one
+    entrypoint per distinct rule set, so a ConfigMap never pays for the
+    Deployment rules: regopy's per-rule cost dominates check time.
+    """
 
     def __init__(
         self,
@@ -227,36 +329,63 @@ class RegoEngine:
             )
             if decisions:
                 self.rules[namespace] = decisions + (["exception"] if "exception" in names else [])
-        self.digest = self._digest(policy_dirs)
+        kinds = rule_kinds(self.modules)
+        self._kinds = {(ns, n): kinds.get((ns, n)) for ns, names in self.rules.items() for n in names}
+        mentioned = sorted({k for ks in self._kinds.values() if ks for k in ks})
+        self._entry_for_kind: dict[str | None, str | None] = {}
+        self._entries: dict[str, dict[str, list[str]]] = {}
+        for kind in [*mentioned, None]:
+            selected = self._rules_for(kind)
+            name = next((e for e, rules in self._entries.items() if rules == selected), None)
+            if name is None and selected:
+                name = f"result_{len(self._entries)}"
+                self._entries[name] = selected
+            self._entry_for_kind[kind] = name
+        self.digest = self._digest()
         self._interpreter, self._bundle = self._compile()
 
-    def _digest(self, policy_dirs: Sequence[str]) -> str:
-        """What decided: the modules, the data and the rules chosen, for reproducible decisions."""
+    def _rules_for(self, kind: str | None) -> dict[str, list[str]]:
+        selected = {}
+        for namespace, names in self.rules.items():
+            chosen = [n for n in names if n != "exception" and self._applies(namespace, n, kind)]
+            if chosen:
+                selected[namespace] = chosen + (["exception"] if "exception" in names else [])
+        return selected
+
+    def _applies(self, namespace: str, rule: str, kind: str | None) -> bool:
+        kinds = self._kinds[(namespace, rule)]
+        return kinds is ALL_KINDS or kind in kinds
+
+    def _digest(self) -> str:
+        """What decided: module texts, data and the rules chosen, for reproducible decisions."""
         h = hashlib.sha256()
-        for module in self.modules:
-            h.update(module.path.encode() + b"\0" + module.text.encode() + b"\0")
+        for text in sorted(hashlib.sha256(m.text.encode()).hexdigest() for m in self.modules):
+            h.update(text.encode())
         h.update(json.dumps([self.data, self.rules], sort_keys=True).encode())
         return h.hexdigest()
 
     def _entry_module(self) -> str:
-        lines = [f"package {ENTRY_PACKAGE}", "", "result := {"]
-        for namespace, names in self.rules.items():
-            listed = json.dumps(names)
-            lines.append(f'  {json.dumps(namespace)}: {{k: v | k := {listed}[_]; v := data.{namespace}[k]}},')
-        lines.append("}")
+        lines = [f"package {ENTRY_PACKAGE}", ""]
+        for entry, rules in self._entries.items():
+            lines.append(f"{entry} := {{")
+            for namespace, names in rules.items():
+                listed = json.dumps(names)
+                lines.append(f"  {json.dumps(namespace)}: {{k: v | k := {listed}[_]; v := data.{namespace}[k]}},")
+            lines.append("}")
         return "\n".join(lines) + "\n"
 
     def _compile(self) -> tuple[regopy.Interpreter, Any]:
         interpreter = regopy.Interpreter()
         interpreter.strict_built_in_errors = True
+        entrypoints = [f"{ENTRY_PACKAGE}/{entry}" for entry in self._entries] or [f"{ENTRY_PACKAGE}/none"]
         with captured_stdout() as printed:
             try:
                 for module in self.modules:
                     interpreter.add_module(module.path, module.text)
-                interpreter.add_module(f"{ENTRY_PACKAGE}.rego", self._entry_module())
+                interpreter.add_module(f"{ENTRY_PACKAGE}.rego", self._entry_module() + "none := {}\n")
                 if self.data:
                     interpreter.add_data(self.data)
-                bundle = interpreter.build(None, [ENTRYPOINT])
+                bundle = interpreter.build(None, entrypoints)
                 error = None if rego_bundle_ok(bundle._impl) else "the engine refused the bundle"
             except regopy.RegoError as err:
                 error = rego_error(err)
@@ -265,10 +394,12 @@ class RegoEngine:
         return interpreter, bundle
 
     def evaluate(self, value: Any) -> Evaluation:
-        if not self.rules:
+        kind = value.get("kind") if isinstance(value, dict) else None
+        entry = self._entry_for_kind.get(kind, self._entry_for_kind[None]) if isinstance(kind, str) else self._entry_for_kind[None]
+        if entry is None:
             return Evaluation((), frozenset())
-        self._interpreter.set_input(value)
-        text = query_entrypoint(self._interpreter, self._bundle, ENTRYPOINT)
+        set_input(self._interpreter, value)
+        text = query_entrypoint(self._interpreter, self._bundle, f"{ENTRY_PACKAGE}/{entry}")
         if text == "undefined":
             return Evaluation((), frozenset())
         return to_evaluation(json.loads(text)["expressions"][0])
