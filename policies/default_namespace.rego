@@ -1,0 +1,17 @@
+# warn_default_namespace: resources should not be deployed to the "default" namespace.
+package main
+
+import rego.v1
+
+import data.lib.kubernetes as k
+
+warn_default_namespace contains result if {
+	k.namespace == "default"
+	result := {
+		"msg": concat("", [
+			k.resource, ": uses the \"default\" namespace, which has no dedicated ",
+			"RBAC, quotas or network policies. Use an application namespace.",
+		]),
+		"field": "metadata.namespace",
+	}
+}

@@ -1,0 +1,22 @@
+# deny_host_path: pods must not mount hostPath volumes.
+# Pod Security Standards "baseline": spec.volumes[*].hostPath
+package main
+
+import rego.v1
+
+import data.lib.kubernetes as k
+
+deny_host_path contains result if {
+	some i, vol in object.get(k.pod_spec, "volumes", [])
+	is_object(vol)
+	object.get(vol, "hostPath", null) != null
+	result := {
+		"msg": concat("", [
+			k.resource, ": volume \"", k.to_str(object.get(vol, "name", "")),
+			"\" mounts hostPath \"", k.to_str(object.get(vol, ["hostPath", "path"], "")),
+			"\" from the node, which allows escaping the container. ",
+			"Use an emptyDir, PersistentVolumeClaim, ConfigMap/Secret or CSI volume instead.",
+		]),
+		"field": concat("", [k.pod_spec_path, ".volumes[", format_int(i, 10), "].hostPath"]),
+	}
+}
