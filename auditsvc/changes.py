@@ -51,24 +51,21 @@ def read_blobs(repo: str, specs: Sequence[str]) -> list[bytes | None]:
 
 
 def changed_manifests(repo: str, base: str, head: str, exclude: Sequence[str] = ()) -> list[Source]:
-    """Manifests added or modified between base and head, as they are at head."""
+    """Manifests added or modified between base and head, as they are at head, with their blob ids."""
     base_id, head_id = resolve(repo, base), resolve(repo, head)
-    raw = git(repo, "diff-tree", "-r", "-z", "--no-commit-id", "--name-status", "-M", base_id, head_id)
+    raw = git(repo, "diff-tree", "-r", "-z", "--no-commit-id", "--raw", "-M", base_id, head_id)
     fields = raw.decode("utf-8", "surrogateescape").split("\0")
-    paths: list[str] = []
+    changed: list[tuple[str, str]] = []  # (path, blob id)
     i = 0
     while i < len(fields) - 1:
-        status = fields[i]
-        if status.startswith(("R", "C")):
-            path = fields[i + 2]
-            i += 3
-        else:
-            path = fields[i + 1]
-            i += 2
-        if status[0] != "D" and path.endswith(MANIFEST_SUFFIXES) and not is_excluded(path, exclude):
-            paths.append(path)
-    blobs = read_blobs(repo, [f"{head_id}:{p}" for p in paths])
-    return [Source(p, b) for p, b in zip(paths, blobs) if b is not None]
+        # ":100644 100644 <old blob> <new blob> <status>", then one path (two for renames and copies)
+        _, new_mode, _, new_blob, status = fields[i].split(" ")
+        path = fields[i + 2] if status[0] in "RC" else fields[i + 1]
+        i += 3 if status[0] in "RC" else 2
+        if status[0] != "D" and new_mode != "160000" and path.endswith(MANIFEST_SUFFIXES) and not is_excluded(path, exclude):
+            changed.append((path, new_blob))
+    blobs = read_blobs(repo, [blob for _, blob in changed])
+    return [Source(path, data, blob) for (path, blob), data in zip(changed, blobs) if data is not None]
 
 
 def crd_sources(repo: str, rev: str) -> list[Source]:

@@ -36,6 +36,7 @@ class Checker:
     limits: Limits
     combine: bool = False
     today: datetime.date = dataclasses.field(default_factory=lambda: datetime.datetime.now(datetime.UTC).date())
+    _by_blob: dict[tuple[str, str], tuple[list[Finding], int]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, crds: Iterable[dict] = (), combine: bool = False) -> Checker:
@@ -60,7 +61,16 @@ class Checker:
         return cls(schemas, engine, waivers, settings.limits, combine)
 
     def check_source(self, source: Source) -> tuple[list[Finding], int]:
-        """Findings of one file and the number of resources in it."""
+        """Findings of one file and the number of resources in it (remembered by git blob id)."""
+        if source.blob is None:
+            return self._check_source(source)
+        key = (source.blob, source.path)
+        if key not in self._by_blob:
+            self._by_blob[key] = self._check_source(source)
+        found, count = self._by_blob[key]
+        return list(found), count
+
+    def _check_source(self, source: Source) -> tuple[list[Finding], int]:
         try:
             data = source.read(self.limits)
         except OSError as err:

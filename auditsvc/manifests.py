@@ -185,7 +185,7 @@ def parse(path: str, data: bytes, limits: Limits = Limits()) -> Parsed:
                 _file_finding(
                     path,
                     1,
-                    f"file is {len(data)} bytes, over the {limits.max_file_bytes}-byte limit "
+                    f"file is over the {limits.max_file_bytes}-byte limit "
                     "(raise max_file_bytes in the config, or exclude the file)",
                 )
             ],
@@ -407,6 +407,7 @@ class Source:
 
     path: str
     data: bytes | None = None  # None: read the file at `path`
+    blob: str | None = None  # git blob id: the same blob at the same path has the same findings
 
     def read(self, limits: Limits) -> bytes:
         if self.data is not None:

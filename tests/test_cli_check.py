@@ -336,3 +336,26 @@ def test_git_range_unknown_revision_is_an_error(run_cli, work_repo):
     proc = run_cli("check", "--base", "no-such-branch", "--repo", work_repo)
     assert proc.returncode == 3
     assert "unknown revision 'no-such-branch'" in proc.stderr
+
+
+def test_hostile_inputs_become_findings_and_the_rest_is_still_checked(run_cli, tmp_path):
+    laughs = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    laughs += [f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 10)]
+    write(tmp_path / "in/bomb.yaml", "\n".join(laughs) + "\n")
+    (tmp_path / "in/huge.yaml").write_bytes(b"data: " + b"x" * (9 * 1024 * 1024) + b"\n")
+    (tmp_path / "in/binary.yaml").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00")
+    (tmp_path / "in/latin1.yaml").write_bytes(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n")
+    write(tmp_path / "in/deep.yaml", "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 150)))
+    write(tmp_path / "in/flow.json", "[" * 5000 + "]" * 5000)
+    write(tmp_path / "in/ok.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n")
+    config = write(tmp_path / "c.yaml", "policies: []\n")
+    result = as_json(run_cli("check", "in", "--config", config, "-o", "json"))
+    by_file = {f["path"]: (f["rule"], f["line"], f["message"]) for f in result["findings"]}
+    assert by_file["in/bomb.yaml"][0] == "parse" and "alias bomb" in by_file["in/bomb.yaml"][2]
+    assert by_file["in/huge.yaml"][2].startswith("file is over the 8388608-byte limit")
+    assert by_file["in/binary.yaml"][2].startswith("binary file")
+    assert by_file["in/latin1.yaml"][1:] == (3, "invalid UTF-8 at byte 51: save the file as UTF-8")
+    assert by_file["in/deep.yaml"][2] == "nesting deeper than 100 levels"
+    assert by_file["in/flow.json"][0] == "parse"
+    assert "in/ok.yaml" not in by_file
+    assert result["summary"] == {"files": 7, "resources": 1, "failures": 6, "warnings": 0, "waived": 0}
