@@ -134,30 +134,7 @@ def test_stdin_is_checked(run_cli, test_policies):
 
 
 def test_crd_in_checked_set_validates_custom_resources(run_cli, tmp_path):
-    write(
-        tmp_path / "crds/widget.yaml",
-        """
-        apiVersion: apiextensions.k8s.io/v1
-        kind: CustomResourceDefinition
-        metadata: {name: widgets.example.com}
-        spec:
-          group: example.com
-          names: {kind: Widget, plural: widgets}
-          scope: Namespaced
-          versions:
-            - name: v1
-              served: true
-              storage: true
-              schema:
-                openAPIV3Schema:
-                  type: object
-                  properties:
-                    spec:
-                      type: object
-                      properties:
-                        size: {type: integer}
-        """,
-    )
+    write(tmp_path / "crds/widget.yaml", (DATA / "widget-crd.yaml").read_text())
     write(
         tmp_path / "apps/widget.yaml",
         """
