@@ -19,3 +19,7 @@ class SchemaError(AuditsvcError):
 
 class GitError(AuditsvcError):
     """A git command failed or a revision does not exist."""
+
+
+class AuditError(AuditsvcError):
+    """The audit log, its key or a proof cannot be used."""

@@ -1,0 +1,110 @@
+"""Several processes appending at once, and a writer killed in the middle of a transaction."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+from auditsvc.audit import EventDraft, SqliteAuditLog
+
+from .conftest import draft
+
+FORK = multiprocessing.get_context("fork")
+PROCESSES = 4
+BATCHES = 10
+PER_BATCH = 25
+SHARED = 40
+
+
+def _appender(url: str, worker: int, start, results) -> None:
+    start.wait()
+    with SqliteAuditLog.open(url) as log:  # all four also race to create the schema
+        mine: dict[str, int] = {}
+        for batch in range(BATCHES):
+            drafts = [
+                EventDraft("push", f"w{worker}:{batch}:{i}", "infra", "refs/heads/main", None, {"w": worker, "i": i})
+                for i in range(PER_BATCH)
+            ]
+            # every worker also replays the same shared deliveries, in a different order
+            shared = [EventDraft("deploy", f"shared:{j}", body={"j": j}) for j in range(SHARED)]
+            shared = shared[worker::PROCESSES] + shared
+            drafts += shared[batch * 4 : batch * 4 + 8]
+            for d, seq in zip(drafts, log.append(drafts)):
+                assert mine.setdefault(d.natural_key, seq) == seq
+            if batch % 3 == 0:
+                log.checkpoint("origin")
+        results.put(mine)
+
+
+def test_concurrent_appends_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared/log.db"
+    start, results = FORK.Barrier(PROCESSES), FORK.Queue()
+    workers = [FORK.Process(target=_appender, args=(url, w, start, results)) for w in range(PROCESSES)]
+    for w in workers:
+        w.start()
+    seen = [results.get(timeout=60) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+
+    with SqliteAuditLog.open(url) as log:
+        events = list(log.events())
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        keys = [e.natural_key for e in events]
+        assert len(keys) == len(set(keys)) == PROCESSES * BATCHES * PER_BATCH + SHARED
+        by_key = {e.natural_key: e.seq for e in events}
+        for mine in seen:  # every process was told the seq that is really stored
+            assert all(by_key[k] == seq for k, seq in mine.items())
+        report = log.verify()
+        assert report.ok, report
+        assert report.checkpoints >= 1
+
+
+def _append_and_hang(url: str, write_fd: int) -> None:
+    log = SqliteAuditLog.open(url)
+    inserted = 0
+
+    def trace(statement: str) -> None:  # runs inside the INSERTs of the open transaction
+        nonlocal inserted
+        if statement.startswith("INSERT INTO events"):
+            inserted += 1
+            if inserted == 25_000:
+                os.write(write_fd, b"x")
+                time.sleep(120)
+
+    log._db.conn.set_trace_callback(trace)
+    log.append([draft(i, type="import") for i in range(50_000)])
+    os._exit(3)  # not reached
+
+
+def test_writer_killed_mid_transaction_leaves_no_partial_event(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/log.db"
+    with SqliteAuditLog.open(url) as log:
+        log.append([draft(i) for i in range(3)])
+        log.checkpoint("origin")
+
+    read_fd, write_fd = os.pipe()
+    child = FORK.Process(target=_append_and_hang, args=(url, write_fd))
+    child.start()
+    try:
+        os.close(write_fd)
+        assert os.read(read_fd, 1) == b"x"  # the child is 25 000 rows into its transaction
+        with SqliteAuditLog.open(url) as log:  # readers neither wait nor see uncommitted rows
+            assert log.size() == 3 and log.verify().ok
+    finally:
+        os.close(read_fd)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(timeout=30)
+    assert child.exitcode == -signal.SIGKILL
+
+    with SqliteAuditLog.open(url) as log:
+        assert log.size() == 3
+        assert log.seq_of("import:0") is None
+        assert log.verify().ok
+        assert log.append([draft(3), draft(0, type="import")]) == [4, 5]  # the write lock was released
+        log.checkpoint("origin")
+        report = log.verify()
+        assert report.ok and report.events == 5 and report.checkpoints == 2
