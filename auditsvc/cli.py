@@ -124,6 +124,103 @@ def policy_test(dirs: tuple[str, ...], data: tuple[str, ...], quiet: bool, confi
     sys.exit(0 if results and all(r.outcome == "PASS" for r in results) else 1)
 
 
+def existing_log(settings: Settings) -> Any:
+    """The audit log named by the settings; an error (not a new empty log) when it does not exist."""
+    from auditsvc.audit import SqliteAuditLog
+    from auditsvc.audit.sqlite import path_from_url
+
+    if not path_from_url(settings.db).exists():
+        raise ConfigError(f"no audit log at {settings.db}: check --db / AUDITSVC_DB / the config's db")
+    return SqliteAuditLog.open(settings.db)
+
+
+@cli.command()
+@click.option("--db", help="Audit log URL (default: config db, AUDITSVC_DB).")
+@click.option("--public-key", help="Pinned public key (file with base64, raw or PEM) to check checkpoints against.")
+@click.option("-o", "--output", type=click.Choice(("text", "json")), default="text", show_default=True)
+@config_option
+def verify(db: str | None, public_key: str | None, output: str, config_path: str | None) -> None:
+    """Recompute every leaf hash, the tree at every checkpoint and every signature.
+
+    Exit 1 naming the first bad event when anything was changed, removed or reordered.
+    """
+    import json
+
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        report = log.verify(_read_key(public_key) if public_key else None)
+    click.echo(json.dumps(report.to_dict(), indent=2) if output == "json" else str(report))
+    sys.exit(0 if report.ok else 1)
+
+
+def _read_key(path: str) -> bytes | str:
+    """A public key file: 32 raw bytes, or text holding base64 or PEM."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        raise ConfigError(f"cannot read public key {path}: {err.strerror}") from None
+    if len(data) == 32:
+        return data
+    try:
+        return data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a public key (32 raw bytes, base64 or PEM)") from None
+
+
+@cli.command()
+@click.argument("seq", type=int)
+@click.option("--db", help="Audit log URL (default: config db, AUDITSVC_DB).")
+@config_option
+def prove(seq: int, db: str | None, config_path: str | None) -> None:
+    """Print an inclusion proof for event SEQ against the latest signed checkpoint.
+
+    The JSON holds the event's leaf, the audit path, the checkpoint and the public
+    key: `auditsvc verify-proof` checks it offline, without the database.
+    """
+    import json
+
+    from auditsvc.audit.signing import public_key_base64
+
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        if log.get(seq) is None:
+            raise ConfigError(f"no event {seq} in the audit log (it holds {log.size()} events)")
+        checkpoint = log.latest_checkpoint()
+        if checkpoint is None or checkpoint.size < seq:
+            checkpoint = log.checkpoint(settings.db)
+        proof = log.prove(seq, checkpoint.size)
+        document = {
+            "proof": json.loads(proof.to_json()),
+            "checkpoint": checkpoint.to_dict(),
+            "public_key": public_key_base64(log.public_key()),
+        }
+    click.echo(json.dumps(document, indent=2))
+
+
+@cli.command("verify-proof")
+@click.argument("proof_file", type=click.File("rb"))
+@click.option("--public-key", help="The log's public key as you obtained it independently (recommended).")
+def verify_proof_command(proof_file: Any, public_key: str | None) -> None:
+    """Check a proof printed by `auditsvc prove`, offline. Exit 1 if it does not verify."""
+    import json
+
+    from auditsvc.audit import verify_proof
+
+    try:
+        document = json.load(proof_file)
+        proof, checkpoint, embedded = document["proof"], document["checkpoint"], document["public_key"]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError("not a proof file from `auditsvc prove` (expected proof, checkpoint and public_key)") from None
+    key = _read_key(public_key) if public_key else embedded
+    if verify_proof(proof, checkpoint, key):
+        source = "" if public_key else " (with the key inside the file: pass --public-key to pin the log's key)"
+        click.echo(f"event {proof.get('seq')} is included in the signed tree of size {proof.get('size')}{source}")
+        sys.exit(0)
+    click.echo(f"proof does NOT verify for event {proof.get('seq')}")
+    sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="auditsvc", standalone_mode=False)

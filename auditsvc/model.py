@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Literal
 
 Severity = Literal["deny", "warn"]
@@ -111,3 +112,109 @@ class CheckResult:
                 return 2
             return 1 if self.warnings else 0
         return 1 if self.failures else 0
+
+
+# --- git: what a push or a commit range brings ---------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RefUpdate:
+    """One `<old> <new> <ref>` line of a push; the all-zero id means create (old) or delete (new)."""
+
+    old: str
+    new: str
+    ref: str
+
+    @classmethod
+    def parse(cls, line: str) -> RefUpdate:
+        """A pre-receive/post-receive stdin line; ValueError if it is not three fields."""
+        old, new, ref = line.strip().split(" ", 2)
+        return cls(old, new, ref)
+
+    @property
+    def zero(self) -> str:
+        """The all-zero id of this repository's hash length (40 for SHA-1, 64 for SHA-256)."""
+        return "0" * len(self.old or self.new)
+
+    @property
+    def is_create(self) -> bool:
+        return self.old == "0" * len(self.old)
+
+    @property
+    def is_delete(self) -> bool:
+        return self.new == "0" * len(self.new)
+
+    @property
+    def is_tag(self) -> bool:
+        return self.ref.startswith("refs/tags/")
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """A commit's signature as git sees it: the %G? letter, %GS and %GK (empty if none)."""
+
+    status: str  # G good, B bad, U good/unknown validity, X/Y expired, R revoked key, E cannot check, N none
+    signer: str = ""
+    key: str = ""
+
+    @property
+    def signed(self) -> bool:
+        return self.status != "N"
+
+
+@dataclasses.dataclass(frozen=True)
+class CommitInfo:
+    """Who claims to have written and committed a commit, and when (RFC 3339, UTC)."""
+
+    id: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    author_time: str
+    committer_name: str
+    committer_email: str
+    committer_time: str
+    subject: str
+    signature: Signature
+
+
+FieldOp = Literal["add", "remove", "replace"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldChange:
+    """One field-level difference. `op` says whether the field was added, removed or replaced:
+    old is None for "add" and new is None for "remove" (a null value is op "replace")."""
+
+    path: str  # e.g. spec.template.spec.containers[0].image; "" for the whole document
+    old: Any
+    new: Any
+    op: FieldOp = "replace"
+
+
+ChangeOp = Literal["created", "modified", "deleted", "renamed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceChange:
+    """What one commit did to one resource (a document of a manifest file)."""
+
+    commit: str
+    path: str  # the file after the commit; for "deleted", the file it was deleted from
+    old_path: str | None  # the file before a "renamed" change, else None
+    op: ChangeOp
+    key: ResourceKey
+    before: Any  # the parsed resource, None for "created"
+    after: Any  # the parsed resource, None for "deleted"
+    diff: tuple[FieldChange, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Changeset:
+    """Everything a push (or a commit range) brings: built once, judged and recorded by every door."""
+
+    repo: str
+    updates: tuple[RefUpdate, ...]
+    commits: tuple[CommitInfo, ...]  # new commits, topological order, oldest first
+    changes: tuple[ResourceChange, ...]  # in commit order
+    forced: Mapping[str, bool]  # ref -> the update is not a fast-forward (creates and deletes: False)

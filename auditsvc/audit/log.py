@@ -265,7 +265,7 @@ class VerifyReport:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"audit log verified: {self.events} events, {self.checkpoints} signed checkpoints"
+            return f"audit log verified: {self.events} events, {self.checkpoints} signed checkpoint{'' if self.checkpoints == 1 else 's'}"
         more = len(self.problems) - 1
         suffix = f" (and {more}{'+' if self.truncated else ''} more)" if more or self.truncated else ""
         return f"audit log FAILED verification: {self.problems[0]}{suffix}"
