@@ -1,16 +1,31 @@
-"""Git plumbing: which manifests a commit range touches, and their bytes at a revision.
+"""Git plumbing: which manifests a commit range touches, their bytes at a revision, and
+the Changeset of a push (new commits -> file changes -> resource changes with field diffs).
 
-git's own plumbing (diff-tree, cat-file --batch) is used rather than dulwich's
-walker: FIELD-NOTES measured it 10x faster on long histories.
+git's own plumbing (rev-list, diff-tree, cat-file --batch) is used rather than dulwich's
+walker: FIELD-NOTES measured it 10x faster on long histories. Every step runs a fixed
+number of git processes, however many commits a push brings.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import subprocess
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+from auditsvc.diff import field_diff
 from auditsvc.errors import GitError
-from auditsvc.manifests import MANIFEST_SUFFIXES, Source, is_excluded
+from auditsvc.manifests import MANIFEST_SUFFIXES, Limits, Source, is_excluded, parse
+from auditsvc.model import (
+    Changeset,
+    CommitInfo,
+    RefUpdate,
+    ResourceChange,
+    ResourceKey,
+    Signature,
+)
 
 
 def git(repo: str, *args: str, input: bytes | None = None) -> bytes:
@@ -81,3 +96,275 @@ def crd_sources(repo: str, rev: str) -> list[Source]:
     specs = [name for name in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
     blobs = read_blobs(repo, specs)
     return [Source(spec.split(":", 1)[1], b) for spec, b in zip(specs, blobs) if b is not None]
+
+
+# --- the Changeset of a push ----------------------------------------------------------------
+
+
+def _is_zero(oid: str) -> bool:
+    return oid == "0" * len(oid)
+
+
+def peel(repo: str, ids: Iterable[str]) -> dict[str, str | None]:
+    """Commit each id points to (annotated tags peeled, commits as they are), through one
+    `git cat-file --batch-check`; None for zero ids, unknown ids and tags of trees or blobs."""
+    wanted = list(dict.fromkeys(oid for oid in ids))
+    peeled: dict[str, str | None] = {oid: None for oid in wanted}
+    asked = [oid for oid in wanted if oid and not _is_zero(oid)]
+    if not asked:
+        return peeled
+    out = git(
+        repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+        input="".join(f"{oid}^{{commit}}\n" for oid in asked).encode(),
+    )
+    for oid, line in zip(asked, out.decode().splitlines()):
+        name, _, kind = line.rpartition(" ")
+        peeled[oid] = name if kind == "commit" else None  # "<input> missing" / "ambiguous"
+    return peeled
+
+
+def new_commits(repo: str, updates: Sequence[RefUpdate]) -> list[str]:
+    """Commits a push brings that no ref has yet, across all its ref updates, oldest first.
+
+    Run before the refs move (pre-receive: the quarantined objects are visible to the
+    child git through the inherited environment); afterwards every commit is known.
+    """
+    peeled = peel(repo, [u.new for u in updates if not u.is_delete])
+    return _rev_list_new(repo, [c for c in peeled.values() if c])
+
+
+def _rev_list_new(repo: str, tips: Sequence[str]) -> list[str]:
+    if not tips:
+        return []
+    out = git(repo, "rev-list", "--topo-order", "--reverse", "--stdin", "--not", "--all",
+              input="".join(f"{t}\n" for t in dict.fromkeys(tips)).encode())
+    return out.decode().split()
+
+
+def is_fast_forward(repo: str, old: str, new: str) -> bool:
+    """True if `new` contains `old` (nothing is dropped); creates and deletes count as such."""
+    if _is_zero(old) or _is_zero(new) or old == new:
+        return True
+    proc = subprocess.run(["git", "-C", repo, "merge-base", "--is-ancestor", old, new], capture_output=True)
+    if proc.returncode in (0, 1):
+        return proc.returncode == 0
+    message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise GitError(f"git merge-base failed in {repo}: {message[-1] if message else 'no output'}")
+
+
+# %H %P, author, committer (ISO 8601 with offset), subject, signature: one NUL-separated field
+# each, and -z puts a NUL between commits too.
+_LOG_FORMAT = "%x00".join(["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s", "%G?", "%GS", "%GK"])
+_LOG_FIELDS = 12
+
+
+def commit_infos(repo: str, ids: Sequence[str]) -> list[CommitInfo]:
+    """Author, committer, subject and signature of commits, in the order of `ids`, from one git log."""
+    if not ids:
+        return []
+    out = git(
+        repo,
+        "log", "--no-walk=unsorted", "--stdin", "-z", f"--format={_LOG_FORMAT}",
+        # Configuration must not change the output: log.showSignature prints gpg's text into
+        # it, log.mailmap rewrites the names (the audit records the claims as written).
+        "--no-show-signature", "--no-color", "--no-use-mailmap",
+        input="".join(f"{oid}\n" for oid in ids).encode(),
+    )
+    fields = out.decode("utf-8", "replace").removesuffix("\0").split("\0")  # -z ends each commit with NUL
+    if len(fields) % _LOG_FIELDS:
+        raise GitError(f"git log gave {len(fields)} fields for {len(ids)} commits in {repo}: a NUL in a commit message?")
+    infos: dict[str, CommitInfo] = {}
+    for i in range(0, len(fields), _LOG_FIELDS):
+        oid, parents, an, ae, at, cn, ce, ct, subject, status, signer, key = fields[i : i + _LOG_FIELDS]
+        infos[oid] = CommitInfo(
+            id=oid,
+            parents=tuple(parents.split()),
+            author_name=an,
+            author_email=ae,
+            author_time=_utc(at),
+            committer_name=cn,
+            committer_email=ce,
+            committer_time=_utc(ct),
+            subject=subject,
+            signature=Signature(status, signer, key),
+        )
+    return [infos[oid] for oid in ids if oid in infos]
+
+
+def _utc(iso: str) -> str:
+    """git's strict ISO 8601 time as RFC 3339 UTC; kept as git wrote it if Python cannot represent it."""
+    try:
+        moment = datetime.datetime.fromisoformat(iso).astimezone(datetime.timezone.utc)
+    except (ValueError, OverflowError):
+        return iso
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclasses.dataclass(frozen=True)
+class FileChange:
+    """One manifest file changed by one commit (against its first parent)."""
+
+    commit: str
+    status: str  # A, M, D or R (copies count as A; type changes as A, D or M)
+    path: str  # the file after the commit; for D, the file deleted
+    old_path: str | None  # the file before the commit (differs from path for R); None for A
+    old_blob: str | None  # None for A
+    new_blob: str | None  # None for D
+
+
+def _regular(mode: str) -> bool:
+    """A file's content: not absent (000000), a symlink (120000) or a submodule (160000)."""
+    return mode.startswith("100")
+
+
+def file_changes(repo: str, ids: Sequence[str], exclude: Sequence[str] = ()) -> list[FileChange]:
+    """Manifest files each commit changes, from one `git diff-tree --stdin`, in the order of `ids`.
+
+    Merges are diffed against their first parent (what the merge brought to the branch);
+    root commits against the empty tree. Renames are detected (-M).
+    """
+    if not ids:
+        return []
+    raw = git(repo, "diff-tree", "--stdin", "-r", "-z", "--raw", "-M", "--root", "--diff-merges=first-parent",
+              input="".join(f"{oid}\n" for oid in ids).encode())
+    fields = raw.decode("utf-8", "surrogateescape").split("\0")
+    changes: list[FileChange] = []
+    commit = ""
+    i = 0
+    while i < len(fields) - 1:
+        record = fields[i]
+        if not record.startswith(":"):  # the commit the next records belong to
+            commit = record
+            i += 1
+            continue
+        # ":100644 100644 <old blob> <new blob> <status>", then one path (two for renames and copies)
+        old_mode, new_mode, old_blob, new_blob, status = record[1:].split(" ")
+        letter = status[0]
+        if letter in "RC":
+            old_path, path = fields[i + 1], fields[i + 2]
+            i += 3
+        else:
+            old_path = path = fields[i + 1]
+            i += 2
+        if letter == "C":  # the source is unchanged: only the copy is new
+            old_mode = "000000"
+        old_ok = _regular(old_mode) and old_path.endswith(MANIFEST_SUFFIXES) and not is_excluded(old_path, exclude)
+        new_ok = _regular(new_mode) and path.endswith(MANIFEST_SUFFIXES) and not is_excluded(path, exclude)
+        if old_ok and new_ok:
+            changes.append(FileChange(commit, "R" if old_path != path else "M", path, old_path, old_blob, new_blob))
+        elif new_ok:
+            changes.append(FileChange(commit, "A", path, None, None, new_blob))
+        elif old_ok:
+            changes.append(FileChange(commit, "D", old_path, old_path, old_blob, None))
+    return changes
+
+
+def blob_sizes(repo: str, blobs: Sequence[str]) -> dict[str, int]:
+    """Sizes of blobs from one `git cat-file --batch-check`; missing blobs are left out."""
+    if not blobs:
+        return {}
+    out = git(repo, "cat-file", "--batch-check=%(objectname) %(objectsize)",
+              input="".join(f"{b}\n" for b in blobs).encode())
+    sizes: dict[str, int] = {}
+    for line in out.decode().splitlines():
+        name, _, size = line.rpartition(" ")
+        if size.isdigit():
+            sizes[name] = int(size)
+    return sizes
+
+
+_Identity = tuple[ResourceKey | None, int]
+
+
+def _identified(values: list[Any]) -> list[tuple[_Identity, ResourceKey, Any]]:
+    """Documents of one file version, each named by its key (the n-th with that key), or,
+    for documents without kind and name, by its position among those."""
+    seen: Counter[ResourceKey] = Counter()
+    unnamed = 0
+    out = []
+    for value in values:
+        key = ResourceKey.of(value)
+        if key.kind or key.name:
+            out.append(((key, seen[key]), key, value))
+            seen[key] += 1
+        else:
+            out.append(((None, unnamed), key, value))
+            unnamed += 1
+    return out
+
+
+def resource_changes(
+    repo: str, ids: Sequence[str], limits: Limits = Limits(), exclude: Sequence[str] = ()
+) -> list[ResourceChange]:
+    """What each commit did to each resource, in commit order, then file order, then document order.
+
+    Documents of the old and new version of a file are matched by ResourceKey, then by
+    position for documents without kind and name. A version of a file that does not parse
+    (or is over limits.max_file_bytes) gives no ResourceChange for that file in that commit:
+    the check reports the file itself. Every blob is read once, through one cat-file.
+    """
+    files = file_changes(repo, ids, exclude)
+    wanted = list(dict.fromkeys(b for f in files for b in (f.old_blob, f.new_blob) if b))
+    sizes = blob_sizes(repo, wanted)
+    readable = [b for b in wanted if sizes.get(b, limits.max_file_bytes + 1) <= limits.max_file_bytes]
+    data = dict(zip(readable, read_blobs(repo, readable)))
+
+    parsed: dict[tuple[str, bool], list[Any] | None] = {}
+
+    def values(blob: str | None, path: str) -> list[Any] | None:
+        """Resources of one blob; [] for an absent side, None if the blob does not parse."""
+        if blob is None:
+            return []
+        # The same blob parses the same way under any name, except that .json has a fallback.
+        cache_key = (blob, path.endswith(".json"))
+        if cache_key not in parsed:
+            content = data.get(blob)
+            result = None if content is None else parse(path, content, limits)
+            parsed[cache_key] = None if result is None or result.findings else [d.value for d in result.documents]
+        return parsed[cache_key]
+
+    out: list[ResourceChange] = []
+    for f in files:
+        old = values(f.old_blob, f.old_path or f.path)
+        new = values(f.new_blob, f.path)
+        if old is None or new is None:
+            continue
+        renamed = f.status == "R"
+        before = {ident: (key, value) for ident, key, value in _identified(old)}
+        for ident, key, value in _identified(new):
+            match = before.pop(ident, None)
+            if match is None:
+                out.append(ResourceChange(f.commit, f.path, None, "created", key, None, value, ()))
+                continue
+            diff = field_diff(match[1], value)
+            if diff or renamed:
+                op = "renamed" if renamed else "modified"
+                out.append(ResourceChange(f.commit, f.path, f.old_path if renamed else None, op, key, match[1], value, diff))
+        for key, value in before.values():
+            out.append(ResourceChange(f.commit, f.old_path or f.path, None, "deleted", key, value, None, ()))
+    return out
+
+
+def build_changeset(
+    repo: str, updates: Sequence[RefUpdate], limits: Limits = Limits(), exclude: Sequence[str] = ()
+) -> Changeset:
+    """The Changeset of a push: new commits (all refs at once, oldest first), their resource
+    changes, and which ref updates are not fast-forwards. Call it before the refs move."""
+    updates = tuple(updates)
+    peeled = peel(repo, [oid for u in updates for oid in (u.old, u.new)])
+    ids = _rev_list_new(repo, [c for c in (peeled.get(u.new) for u in updates if not u.is_delete) if c])
+    forced: dict[str, bool] = {}
+    for u in updates:
+        if u.is_create or u.is_delete or u.old == u.new:
+            forced[u.ref] = False
+            continue
+        old, new = peeled.get(u.old), peeled.get(u.new)
+        # A tag of a tree or blob has no history: moving it is a rewrite.
+        forced[u.ref] = not is_fast_forward(repo, old, new) if old and new else True
+    return Changeset(
+        repo=repo,
+        updates=updates,
+        commits=tuple(commit_infos(repo, ids)),
+        changes=tuple(resource_changes(repo, ids, limits, exclude)),
+        forced=forced,
+    )

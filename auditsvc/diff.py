@@ -11,7 +11,7 @@ from auditsvc.model import FieldChange
 
 
 def field_diff(before: Any, after: Any) -> tuple[FieldChange, ...]:
-    """Differences from `before` to `after`, deepest changed fields first-class.
+    """Differences from `before` to `after`, at the deepest field that differs.
 
     Mappings are compared key by key (sorted, so the order of keys in the file does not
     matter); lists index by index, items past the shorter list being "add" or "remove".
@@ -19,57 +19,53 @@ def field_diff(before: Any, after: Any) -> tuple[FieldChange, ...]:
     "replace" of the whole value. Equal inputs give ().
     """
     changes: list[FieldChange] = []
-    # Iterative, so a deep document cannot hit the recursion limit; the stack is
-    # filled in reverse so the output keeps sorted-key / ascending-index order.
-    stack: list[tuple[FieldPath, Any, Any]] = [((), before, after)]
+    # Iterative, so no document is too deep for it. The stack holds sub-trees still to
+    # compare and changes already found, pushed in reverse so they come out in order.
+    stack: list[FieldChange | tuple[FieldPath, Any, Any]] = [((), before, after)]
     while stack:
-        path, old, new = stack.pop()
+        item = stack.pop()
+        if isinstance(item, FieldChange):
+            changes.append(item)
+            continue
+        path, old, new = item
+        pending: list[FieldChange | tuple[FieldPath, Any, Any]] = []
         if isinstance(old, dict) and isinstance(new, dict):
-            pending = []
             for key in sorted(old.keys() | new.keys()):
                 if key not in new:
                     pending.append(FieldChange(format_field(path + (key,)), old[key], None, "remove"))
                 elif key not in old:
                     pending.append(FieldChange(format_field(path + (key,)), None, new[key], "add"))
-                else:
+                elif not _surely_same(old[key], new[key]):
                     pending.append((path + (key,), old[key], new[key]))
-            _push(stack, changes, pending)
         elif isinstance(old, list) and isinstance(new, list):
-            pending = []
             for i in range(max(len(old), len(new))):
                 if i >= len(new):
                     pending.append(FieldChange(format_field(path + (i,)), old[i], None, "remove"))
                 elif i >= len(old):
                     pending.append(FieldChange(format_field(path + (i,)), None, new[i], "add"))
-                else:
+                elif not _surely_same(old[i], new[i]):
                     pending.append((path + (i,), old[i], new[i]))
-            _push(stack, changes, pending)
         elif not same(old, new):
-            changes.append(FieldChange(format_field(path), old, new, "replace"))
+            pending.append(FieldChange(format_field(path), old, new, "replace"))
+        stack.extend(reversed(pending))
     return tuple(changes)
 
 
-def _push(stack: list, changes: list[FieldChange], pending: list) -> None:
-    """Leaf changes are emitted in place; sub-trees wait on the stack in the same order."""
-    # A FieldChange found at this level must come out before the sub-trees after it:
-    # flush leaves until the first sub-tree, then stack the rest (reversed).
-    for i, item in enumerate(pending):
-        if isinstance(item, FieldChange):
-            changes.append(item)
-            continue
-        rest = pending[i:]
-        stack.extend(reversed([_Emit(x) if isinstance(x, FieldChange) else x for x in rest]))
-        return
-
-
-class _Emit(tuple):
-    """A FieldChange queued behind a sub-tree, to keep the output in document order."""
-
-    def __new__(cls, change: FieldChange) -> _Emit:
-        return super().__new__(cls, ((), change, _EMIT))
-
-
-_EMIT = object()
+def _surely_same(a: Any, b: Any) -> bool:
+    """A fast check for equal sub-trees, at C speed; False only means "walk them to see"."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        if a != b:
+            return False
+        if not isinstance(a, (dict, list)):
+            return True
+        # == says 1 == 1.0 == True; JSON text does not.
+        return json.dumps(a) == json.dumps(b)
+    except (TypeError, ValueError, RecursionError):  # not JSON, or too deep for C: walk it
+        return False
 
 
 def same(a: Any, b: Any) -> bool:
