@@ -9,10 +9,13 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime
+import hashlib
+import json
 import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 
+from auditsvc import __version__
 from auditsvc.config import Settings
 from auditsvc.errors import PolicyError
 from auditsvc.manifests import Document, Limits, Source, format_field, parse
@@ -59,6 +62,21 @@ class Checker:
             )
         waivers = load_waivers(settings.waivers) if settings.waivers else []
         return cls(schemas, engine, waivers, settings.limits, combine)
+
+    def provenance(self) -> dict[str, object]:
+        """What a decision depended on, so an auditor can re-run it and get the same answer."""
+        schema_set = hashlib.sha256(
+            json.dumps(sorted(map(str, self.schemas.custom_kinds.items())), sort_keys=True).encode()
+        ).hexdigest()
+        waivers = hashlib.sha256(json.dumps([dataclasses.astuple(w) for w in self.waivers]).encode()).hexdigest()
+        return {
+            "auditsvc": __version__,
+            "policy_digest": self.engine.digest if self.engine else None,
+            "kubernetes_version": self.schemas.kubernetes_version,
+            "strict_schemas": self.schemas.strict,
+            "schema_set_digest": schema_set,
+            "waivers_digest": waivers,
+        }
 
     def check_source(self, source: Source) -> tuple[list[Finding], int]:
         """Findings of one file and the number of resources in it (remembered by git blob id)."""

@@ -124,6 +124,55 @@ def policy_test(dirs: tuple[str, ...], data: tuple[str, ...], quiet: bool, confi
     sys.exit(0 if results and all(r.outcome == "PASS" for r in results) else 1)
 
 
+@cli.group()
+def hook() -> None:
+    """The Git server hook: install it, and the commands the installed shims run."""
+
+
+@hook.command("install")
+@click.argument("git_dir", type=click.Path(file_okay=False))
+@click.option("--layout", type=click.Choice(("auto", "plain", "gitea", "gitlab")), default="auto", show_default=True)
+@config_option
+def hook_install(git_dir: str, layout: str, config_path: str | None) -> None:
+    """Install the pre-receive and post-receive shims into the bare repository GIT_DIR."""
+    from auditsvc.install import install
+
+    for hook_name, path in install(git_dir, config_path, layout).items():
+        click.echo(f"installed {hook_name}: {path}")
+
+
+@hook.command("uninstall")
+@click.argument("git_dir", type=click.Path(file_okay=False))
+def hook_uninstall(git_dir: str) -> None:
+    """Remove the auditsvc shims from GIT_DIR (other hooks stay)."""
+    from auditsvc.install import uninstall
+
+    removed = uninstall(git_dir)
+    click.echo("\n".join(f"removed {p}" for p in removed) or "no auditsvc hook was installed")
+
+
+@hook.command("pre-receive")
+@config_option
+def hook_pre_receive(config_path: str | None) -> None:
+    """Run by the installed shim: read ref updates on stdin, check, record, accept or refuse."""
+    import os
+
+    from auditsvc.hook import pre_receive
+
+    sys.exit(pre_receive(settings_from(config_path), os.environ, sys.stdin, sys.stderr))
+
+
+@hook.command("post-receive")
+@config_option
+def hook_post_receive(config_path: str | None) -> None:
+    """Run by the installed shim after git updated the refs: record the changes that landed."""
+    import os
+
+    from auditsvc.hook import post_receive
+
+    sys.exit(post_receive(settings_from(config_path), os.environ, sys.stdin, sys.stderr))
+
+
 def existing_log(settings: Settings) -> Any:
     """The audit log named by the settings; an error (not a new empty log) when it does not exist."""
     from auditsvc.audit import SqliteAuditLog

@@ -33,6 +33,9 @@ class Settings:
     protected_refs: tuple[str, ...] = ("refs/heads/main", "refs/heads/master", "refs/heads/release/*")
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"allowed": []})
     fail_mode: str = "closed"
+    allow_protected_delete: bool = False
+    allow_protected_force_push: bool = False
+    pusher_variable: str | None = None  # environment variable naming the authenticated pusher
     time_budget_seconds: float = 4.5
     repositories: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     flux: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -75,7 +78,7 @@ _CHOICES = {"fail_mode": ("closed", "open")}
 def _expected_type(name: str) -> type | tuple[type, ...]:
     default = Settings()
     value = getattr(default, name)
-    if name in ("kubernetes_version", "waivers"):
+    if name in ("kubernetes_version", "waivers", "pusher_variable"):
         return str
     if isinstance(value, bool):
         return bool
@@ -94,7 +97,7 @@ def _coerce(name: str, value: Any, origin: str, base: Path | None) -> Any:
     expected = _expected_type(name)
     if name == "kubernetes_version" and isinstance(value, (int, float)):
         value = str(value)  # 1.30 written unquoted
-    if value is None and name in ("kubernetes_version", "waivers"):
+    if value is None and name in ("kubernetes_version", "waivers", "pusher_variable"):
         return None
     ok = isinstance(value, expected) and not (expected in (int, (int, float)) and isinstance(value, bool))
     if not ok:

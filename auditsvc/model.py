@@ -68,6 +68,7 @@ class Finding:
     resource: str = ""  # str(ResourceKey), empty for file-level findings
     field: str = ""  # offending field, e.g. spec.template.spec.containers[0].image
     waived_by: Waiver | None = None
+    commit: str = ""  # the commit that last changed the file, for pushes
 
     @property
     def location(self) -> str:

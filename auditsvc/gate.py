@@ -1,0 +1,274 @@
+"""The path every door calls for a push: check what it changes, decide per ref, record the outcome.
+
+Deciding (pre-receive) and recording what landed (post-receive) are separate
+steps, so the log never claims a change that git did not apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from auditsvc.audit import EventDraft
+from auditsvc.changes import build_changeset, commit_infos, file_changes, git, read_blobs, resource_changes
+from auditsvc.check import Checker, run_check
+from auditsvc.config import Settings
+from auditsvc.identity import PushCertificate, Pusher
+from auditsvc.manifests import Source
+from auditsvc.model import Changeset, CommitInfo, Finding, RefUpdate
+
+OVERRIDE_OPTION = "override="
+
+
+@dataclasses.dataclass(frozen=True)
+class RefVerdict:
+    update: RefUpdate
+    protected: bool
+    forced: bool
+    findings: tuple[Finding, ...]
+    commits: tuple[str, ...]  # new commits this ref brings
+    refusal: str = ""  # refused outright (delete or force push of a protected ref)
+
+    @property
+    def failures(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.outcome == "failure")
+
+    @property
+    def blocking(self) -> bool:
+        return bool(self.refusal) or (self.protected and bool(self.failures))
+
+
+@dataclasses.dataclass(frozen=True)
+class Push:
+    """Who pushed what, as the hook saw it."""
+
+    repo: str
+    updates: tuple[RefUpdate, ...]
+    pusher: Pusher
+    options: tuple[str, ...] = ()
+    certificate: PushCertificate | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable for a replay of the same push: replays record nothing new."""
+        text = json.dumps(
+            [self.repo, [dataclasses.astuple(u) for u in self.updates], self.pusher.name, list(self.options)]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @property
+    def override_reason(self) -> str | None:
+        for option in self.options:
+            if option.startswith(OVERRIDE_OPTION):
+                return option[len(OVERRIDE_OPTION) :].strip() or None
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    push: Push
+    verdicts: tuple[RefVerdict, ...]
+    commits: tuple[CommitInfo, ...]
+    override_used: bool
+    override_refused: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        blocking = any(v.blocking for v in self.verdicts)
+        return not blocking or self.override_used
+
+
+def is_protected(ref: str, settings: Settings) -> bool:
+    return any(fnmatch.fnmatchcase(ref, pattern) for pattern in settings.protected_refs)
+
+
+def decide(settings: Settings, checker: Checker, git_dir: str, push: Push) -> Decision:
+    """Evaluate every ref update of a push against schemas, policies and per-ref rules."""
+    changeset = build_changeset(git_dir, push.updates, settings.limits, settings.exclude)
+    new_ids = [c.id for c in changeset.commits]
+    touched = file_changes(git_dir, new_ids, settings.exclude)
+    verdicts = [_ref_verdict(settings, checker, git_dir, changeset, touched, update, new_ids) for update in push.updates]
+    blocking = any(v.blocking for v in verdicts)
+    reason = push.override_reason
+    override_used, override_refused = False, ""
+    if blocking and reason:
+        allowed = list(settings.overrides.get("allowed", []))
+        if push.pusher.authenticated and push.pusher.name in allowed:
+            override_used = True
+        else:
+            who = push.pusher.name + ("" if push.pusher.authenticated else " (not authenticated by the Git server)")
+            override_refused = f"override requested by {who}, who is not in overrides.allowed"
+    return Decision(push, tuple(verdicts), changeset.commits, override_used, override_refused)
+
+
+def _ref_verdict(
+    settings: Settings,
+    checker: Checker,
+    git_dir: str,
+    changeset: Changeset,
+    touched: Sequence[Any],
+    update: RefUpdate,
+    new_ids: Sequence[str],
+) -> RefVerdict:
+    protected = is_protected(update.ref, settings)
+    forced = changeset.forced.get(update.ref, False)
+    if update.is_delete:
+        refusal = ""
+        if protected and not settings.allow_protected_delete:
+            refusal = f"deleting the protected ref {update.ref} is not allowed"
+        return RefVerdict(update, protected, False, (), (), refusal)
+    reachable = set(git(git_dir, "rev-list", update.new, "--not", "--all").decode().split()) if new_ids else set()
+    commits = tuple(c for c in new_ids if c in reachable)
+    last_commit: dict[str, str] = {}
+    for change in touched:
+        if change.commit in reachable:
+            last_commit[change.path] = change.commit
+    paths = sorted(last_commit)
+    blobs = read_blobs(git_dir, [f"{update.new}:{p}" for p in paths])
+    sources = [
+        Source(path, data, hashlib.sha256(data).hexdigest()) for path, data in zip(paths, blobs) if data is not None
+    ]
+    result = run_check(checker, sources, workers=1)
+    findings = tuple(dataclasses.replace(f, commit=last_commit.get(f.path, "")) for f in result.findings)
+    refusal = ""
+    if protected and forced and not settings.allow_protected_force_push:
+        refusal = f"force-pushing the protected ref {update.ref} is not allowed (it rewrites history)"
+    return RefVerdict(update, protected, forced, findings, commits, refusal)
+
+
+def _finding_record(finding: Finding) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "outcome": finding.outcome,
+        "message": finding.message,
+        "path": finding.path,
+        "line": finding.line,
+        "resource": finding.resource,
+        "field": finding.field,
+        "commit": finding.commit,
+        "waiver": dataclasses.asdict(finding.waived_by) if finding.waived_by else None,
+    }
+
+
+def _pusher_record(push: Push) -> dict[str, Any]:
+    record: dict[str, Any] = dataclasses.asdict(push.pusher)
+    if push.certificate is not None:
+        record["certificate"] = dataclasses.asdict(push.certificate)
+    return record
+
+
+def decision_events(decision: Decision, provenance: Mapping[str, Any]) -> list[EventDraft]:
+    """A push event per ref update (accepted or rejected, with findings) and the override, if any."""
+    push = decision.push
+    events = []
+    for verdict in decision.verdicts:
+        update = verdict.update
+        events.append(
+            EventDraft(
+                "push",
+                f"push:{push.repo}:{push.id}:{update.ref}",
+                push.repo,
+                update.ref,
+                None if update.is_delete else update.new,
+                {
+                    "old": update.old,
+                    "new": update.new,
+                    "forced": verdict.forced,
+                    "protected": verdict.protected,
+                    "accepted": decision.accepted,
+                    "refusal": verdict.refusal,
+                    "findings": [_finding_record(f) for f in verdict.findings if f.outcome != "warning" or verdict.protected],
+                    "commits": list(verdict.commits),
+                    "push_options": list(push.options),
+                    "pusher": _pusher_record(push),
+                    **provenance,
+                },
+            )
+        )
+    if decision.override_used:
+        overridden = [_finding_record(f) for v in decision.verdicts for f in v.failures]
+        events.append(
+            EventDraft(
+                "override",
+                f"override:{push.repo}:{push.id}",
+                push.repo,
+                None,
+                None,
+                {
+                    "reason": push.override_reason,
+                    "pusher": _pusher_record(push),
+                    "refs": [v.update.ref for v in decision.verdicts if v.blocking],
+                    "refusals": [v.refusal for v in decision.verdicts if v.refusal],
+                    "overridden": overridden,
+                },
+            )
+        )
+    return events
+
+
+def _rev_list(git_dir: str, tips: Sequence[str], hidden: Sequence[str]) -> list[str]:
+    stdin = "\n".join([*tips, *(f"^{oid}" for oid in hidden)]) + "\n"  # git 2.39 knows no --not on stdin
+    return git(git_dir, "rev-list", "--topo-order", "--reverse", "--stdin", input=stdin.encode()).decode().split()
+
+
+def landed_commits(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, list[str]]:
+    """Per updated ref, the commits it made reachable (oldest first): post-receive's view, refs already moved."""
+    updated = {u.ref for u in updates}
+    hidden = [u.old for u in updates if not u.is_create]
+    for line in git(git_dir, "for-each-ref", "--format=%(objectname) %(refname)").decode().splitlines():
+        oid, ref = line.split(" ", 1)
+        if ref not in updated:
+            hidden.append(oid)
+    return {u.ref: _rev_list(git_dir, [u.new], hidden) for u in updates if not u.is_delete}
+
+
+def change_events(
+    git_dir: str,
+    repo: str,
+    updates: Sequence[RefUpdate],
+    pusher: Pusher,
+    settings: Settings,
+    put_content: Any,
+) -> list[EventDraft]:
+    """A change event per resource per commit that landed, keyed by commit: replays add nothing."""
+    per_ref = landed_commits(git_dir, updates)
+    refs_of: dict[str, str] = {}
+    for ref, commits in per_ref.items():
+        for commit in commits:
+            refs_of.setdefault(commit, ref)
+    ids = list(refs_of)
+    if not ids:
+        return []
+    infos = {c.id: c for c in commit_infos(git_dir, ids)}
+    events = []
+    for change in resource_changes(git_dir, ids, settings.limits, settings.exclude):
+        info = infos[change.commit]
+        key = change.key
+        events.append(
+            EventDraft(
+                "change",
+                f"change:{repo}:{change.commit}:{change.path}:{key.api_version}/{key.kind}/{key.namespace}/{key.name}",
+                repo,
+                refs_of.get(change.commit),
+                change.commit,
+                {
+                    "op": change.op,
+                    "path": change.path,
+                    "old_path": change.old_path,
+                    "resource": {"apiVersion": key.api_version, "kind": key.kind, "namespace": key.namespace, "name": key.name},
+                    "before": put_content(change.before) if change.before is not None else None,
+                    "after": put_content(change.after) if change.after is not None else None,
+                    "diff": [dataclasses.asdict(d) for d in change.diff],
+                    "author": {"name": info.author_name, "email": info.author_email, "time": info.author_time},
+                    "committer": {"name": info.committer_name, "email": info.committer_email, "time": info.committer_time},
+                    "subject": info.subject,
+                    "signature": dataclasses.asdict(info.signature),
+                    "pusher": dataclasses.asdict(pusher),
+                },
+            )
+        )
+    return events

@@ -1,0 +1,209 @@
+"""The installed hook, end to end: real `git push` to a real bare repository, real SQLite log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from auditsvc.audit import SqliteAuditLog
+from auditsvc.install import install
+
+from conftest import DATA, clean_env, git, write
+
+GOOD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      securityContext:
+        runAsNonRoot: true
+      containers:
+        - name: web
+          image: {image}
+"""
+ROOT = GOOD.replace("      securityContext:\n        runAsNonRoot: true\n", "")
+
+
+class Server:
+    def __init__(self, root: Path, config: dict) -> None:
+        self.git_dir = root / "server.git"
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.git_dir)], check=True)
+        self.db = root / "var" / "audit.db"
+        self.config = root / "auditsvc.yaml"
+        self.config.write_text(json.dumps({"db": f"sqlite:///{self.db}", "policies": [str(DATA / "policies")], **config}))
+        install(str(self.git_dir), str(self.config))
+        self.work = root / "work"
+        subprocess.run(["git", "clone", "-q", str(self.git_dir), str(self.work)], check=True, env=clean_env(), capture_output=True)
+
+    def commit(self, files: dict[str, str | None], message: str) -> str:
+        for name, text in files.items():
+            if text is None:
+                git(self.work, "rm", "-q", name)
+            else:
+                write(self.work / name, text)
+                git(self.work, "add", name)
+        git(self.work, "commit", "-q", "-m", message)
+        return git(self.work, "rev-parse", "HEAD")
+
+    def push(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
+        env = clean_env(**({"REMOTE_USER": user} if user else {}))
+        return subprocess.run(["git", "-C", str(self.work), "push", *args], capture_output=True, text=True, env=env, timeout=120)
+
+    def events(self, type_: str | None = None) -> list[dict]:
+        with SqliteAuditLog.open(f"sqlite:///{self.db}") as log:
+            found = [dict(type=e.type, ref=e.ref, commit=e.commit, **e.body) for e in log.events()]
+        return [e for e in found if type_ is None or e["type"] == type_]
+
+    def verify(self) -> str:
+        with SqliteAuditLog.open(f"sqlite:///{self.db}") as log:
+            return str(log.verify())
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Server:
+    return Server(tmp_path, {"protected_refs": ["refs/heads/main"], "overrides": {"allowed": ["alice"]}, "time_budget_seconds": 60})
+
+
+def test_clean_push_is_accepted_and_recorded(server):
+    commit = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    proc = server.push("origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    [push] = server.events("push")
+    assert (push["ref"], push["commit"], push["accepted"], push["forced"]) == ("refs/heads/main", commit, True, False)
+    assert push["pusher"]["authenticated"] is False  # plain local push: the OS user
+    [change] = server.events("change")
+    assert (change["op"], change["path"], change["commit"]) == ("created", "apps/web.yaml", commit)
+    assert change["resource"] == {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"}
+    assert change["author"]["name"] == "Ada Author" and change["committer"]["name"] == "Carl Committer"
+    assert push["policy_digest"] and push["kubernetes_version"]
+    assert server.verify().startswith("audit log verified")
+
+
+def test_bad_push_is_refused_with_file_line_rule_and_recorded_without_changes(server):
+    commit = server.commit({"apps/web.yaml": ROOT.format(image="nginx:latest")}, "add root web")
+    proc = server.push("origin", "main")
+    assert proc.returncode != 0
+    assert "refs/heads/main (enforced): REFUSED" in proc.stderr
+    assert f"FAIL apps/web.yaml:1 [commit {commit[:12]}] main.deny: Deployment/shop/web: Containers must not run as root" in proc.stderr
+    assert "FAIL apps/web.yaml:15" in proc.stderr and "main.deny_latest" in proc.stderr
+    assert 'git push -o override="INC-123: reason"' in proc.stderr
+    assert "Traceback" not in proc.stderr
+    [push] = server.events("push")
+    assert push["accepted"] is False
+    assert {f["rule"] for f in push["findings"]} == {"main.deny", "main.deny_latest"}
+    assert server.events("change") == []
+    assert git(server.git_dir, "for-each-ref") == ""  # nothing landed
+
+
+def test_second_push_records_only_the_modification_with_its_field_diff(server):
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    assert server.push("origin", "main").returncode == 0
+    second = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "bump web")
+    assert server.push("origin", "main").returncode == 0
+    changes = server.events("change")
+    assert [c["op"] for c in changes] == ["created", "modified"]
+    assert changes[1]["commit"] == second
+    assert changes[1]["diff"] == [
+        {"path": "spec.template.spec.containers[0].image", "old": "nginx:1.27", "new": "nginx:1.28", "op": "replace"}
+    ]
+
+
+def test_unprotected_ref_is_warn_only(server):
+    server.commit({"apps/web.yaml": ROOT.format(image="nginx:1.27")}, "root web on a branch")
+    proc = server.push("origin", "HEAD:refs/heads/feature")
+    assert proc.returncode == 0, proc.stderr
+    assert "refs/heads/feature (warn-only): accepted" in proc.stderr
+    assert [c["ref"] for c in server.events("change")] == ["refs/heads/feature"]
+
+
+def test_override_from_an_allowed_pusher_is_accepted_and_recorded(server):
+    server.commit({"apps/web.yaml": ROOT.format(image="nginx:1.27")}, "hotfix as root")
+    proc = server.push("-o", "override=INC-123: database down", "origin", "main", user="alice")
+    assert proc.returncode == 0, proc.stderr
+    assert "OVERRIDE by alice: INC-123: database down (recorded)" in proc.stderr
+    [override] = server.events("override")
+    assert override["reason"] == "INC-123: database down"
+    assert override["pusher"]["name"] == "alice" and override["pusher"]["source"] == "http"
+    assert [f["rule"] for f in override["overridden"]] == ["main.deny"]
+    assert len(server.events("change")) == 1
+
+
+def test_override_from_anyone_else_is_refused(server):
+    server.commit({"apps/web.yaml": ROOT.format(image="nginx:1.27")}, "hotfix as root")
+    proc = server.push("-o", "override=INC-9: trust me", "origin", "main", user="mallory")
+    assert proc.returncode != 0
+    assert "override requested by mallory, who is not in overrides.allowed" in proc.stderr
+    assert server.events("override") == []
+
+
+def test_force_push_and_delete_of_protected_ref_are_refused(server):
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "one")
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "two")
+    assert server.push("origin", "main").returncode == 0
+    git(server.work, "reset", "-q", "--hard", "HEAD~1")
+    forced = server.push("--force", "origin", "main")
+    assert forced.returncode != 0
+    assert "force-pushing the protected ref refs/heads/main is not allowed" in forced.stderr
+    deleted = server.push("origin", ":main")
+    assert deleted.returncode != 0
+    assert "deleting the protected ref refs/heads/main is not allowed" in deleted.stderr
+    pushes = server.events("push")
+    assert [(p["forced"], p["accepted"]) for p in pushes] == [(False, True), (True, False), (False, False)]
+
+
+def test_replaying_a_push_records_nothing_new(server):
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    assert server.push("origin", "main").returncode == 0
+    before = len(server.events())
+    updates = f"{'0' * 40} {git(server.git_dir, 'rev-parse', 'main')} refs/heads/main\n"
+    env = clean_env(GIT_DIR=str(server.git_dir))
+    for hook in ("pre-receive", "post-receive"):
+        subprocess.run([str(server.git_dir / "hooks" / hook)], input=updates, text=True, env=env, capture_output=True, check=True)
+    assert len(server.events()) == before
+
+
+def test_broken_policy_fails_closed_without_traceback(server, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "p.rego").write_text("package main\n\ndeny[msg] {\n  msg := \n")
+    config = json.loads(server.config.read_text())
+    server.config.write_text(json.dumps({**config, "policies": [str(broken)]}))
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    proc = server.push("origin", "main")
+    assert proc.returncode != 0
+    assert "could not check this push: policies do not compile" in proc.stderr
+    assert "push refused (fail_mode: closed)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    [push] = server.events("push")
+    assert push["accepted"] is False and push["fail_mode"] == "closed"
+
+
+def test_fail_open_accepts_when_the_check_cannot_run(server, tmp_path):
+    config = json.loads(server.config.read_text())
+    server.config.write_text(json.dumps({**config, "policies": [str(tmp_path / "missing")], "fail_mode": "open"}))
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    proc = server.push("origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert "push accepted unchecked (fail_mode: open)" in proc.stderr
+    assert len(server.events("change")) == 1
+
+
+def test_tampering_with_the_log_is_caught(server):
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    assert server.push("origin", "main").returncode == 0
+    with sqlite3.connect(server.db) as raw:
+        raw.execute("DROP TRIGGER events_no_update")
+        raw.execute("UPDATE events SET repo = 'elsewhere' WHERE type = 'change'")
+    assert "FAILED verification" in server.verify()
