@@ -226,20 +226,27 @@ def landed_commits(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, list
     return {u.ref: _rev_list(git_dir, [u.new], hidden) for u in updates if not u.is_delete}
 
 
+def landed_refs(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, str]:
+    """Each commit the ref updates made reachable (oldest first), with the first updated ref reaching it."""
+    refs_of: dict[str, str] = {}
+    for ref, commits in landed_commits(git_dir, updates).items():
+        for commit in commits:
+            refs_of.setdefault(commit, ref)
+    return refs_of
+
+
 def change_events(
     git_dir: str,
     repo: str,
-    updates: Sequence[RefUpdate],
-    pusher: Pusher,
+    refs_of: Mapping[str, str],
+    pusher: Mapping[str, Any],
     settings: Settings,
     put_content: Any,
 ) -> list[EventDraft]:
-    """A change event per resource per commit that landed, keyed by commit: replays add nothing."""
-    per_ref = landed_commits(git_dir, updates)
-    refs_of: dict[str, str] = {}
-    for ref, commits in per_ref.items():
-        for commit in commits:
-            refs_of.setdefault(commit, ref)
+    """A change event per resource per commit, keyed by commit: replays and re-imports add nothing.
+
+    refs_of maps the commits to record (oldest first) to the ref that brought them.
+    """
     ids = list(refs_of)
     if not ids:
         return []
@@ -267,7 +274,7 @@ def change_events(
                     "committer": {"name": info.committer_name, "email": info.committer_email, "time": info.committer_time},
                     "subject": info.subject,
                     "signature": dataclasses.asdict(info.signature),
-                    "pusher": dataclasses.asdict(pusher),
+                    "pusher": dict(pusher),
                 },
             )
         )

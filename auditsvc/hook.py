@@ -190,11 +190,14 @@ def post_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out:
     pusher = pusher_from_env(env, settings.pusher_variable)
 
     def work() -> dict[str, Any]:
+        import dataclasses
+
         from auditsvc.audit import SqliteAuditLog
-        from auditsvc.gate import change_events
+        from auditsvc.gate import change_events, landed_refs
 
         with SqliteAuditLog.open(settings.db) as log:
-            events = change_events(git_dir, repo, updates, pusher, settings, log.put_content)
+            refs_of = landed_refs(git_dir, updates)
+            events = change_events(git_dir, repo, refs_of, dataclasses.asdict(pusher), settings, log.put_content)
             seqs = log.append(events)
             log.checkpoint(repo)
         return {"recorded": len(set(seqs))}
