@@ -59,6 +59,7 @@ class Checker:
                 all_namespaces=settings.all_namespaces,
                 data_files=settings.data,
                 disabled_rules=settings.disabled_rules,
+                cache_dir=settings.cache_dir,
             )
         waivers = load_waivers(settings.waivers) if settings.waivers else []
         return cls(schemas, engine, waivers, settings.limits, combine)

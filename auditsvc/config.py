@@ -50,6 +50,7 @@ class Settings:
     reject_missing_schemas: bool = False
     fail_on_warn: bool = False
     workers: int = 0  # 0: one per core
+    cache_dir: str | None = None  # compiled policy bundles; default $XDG_CACHE_HOME/auditsvc or ~/.cache/auditsvc
     max_file_bytes: int = Limits.max_file_bytes
     max_documents: int = Limits.max_documents
     max_depth: int = Limits.max_depth
@@ -71,14 +72,14 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "config_path"}
 _PATH_LISTS = {"policies", "schemas", "data"}
-_PATHS = {"waivers"}
+_PATHS = {"waivers", "cache_dir"}
 _CHOICES = {"fail_mode": ("closed", "open")}
 
 
 def _expected_type(name: str) -> type | tuple[type, ...]:
     default = Settings()
     value = getattr(default, name)
-    if name in ("kubernetes_version", "waivers", "pusher_variable"):
+    if name in ("kubernetes_version", "waivers", "pusher_variable", "cache_dir"):
         return str
     if isinstance(value, bool):
         return bool
@@ -97,7 +98,7 @@ def _coerce(name: str, value: Any, origin: str, base: Path | None) -> Any:
     expected = _expected_type(name)
     if name == "kubernetes_version" and isinstance(value, (int, float)):
         value = str(value)  # 1.30 written unquoted
-    if value is None and name in ("kubernetes_version", "waivers", "pusher_variable"):
+    if value is None and name in ("kubernetes_version", "waivers", "pusher_variable", "cache_dir"):
         return None
     ok = isinstance(value, expected) and not (expected in (int, (int, float)) and isinstance(value, bool))
     if not ok:

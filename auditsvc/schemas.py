@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from importlib import resources
+import importlib.util
 from typing import Any
 
 import jsonschema_rs
@@ -27,7 +27,11 @@ GVK = tuple[str, str, str]  # (group, version, kind); group "" is the core API
 
 
 def bundled_schema_root() -> str:
-    return str(resources.files("kubernetes_validate").joinpath("kubernetes-json-schema"))
+    # Located without importing kubernetes_validate: its import pulls in jsonschema (~0.2 s of hook start-up).
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise SchemaError("the kubernetes-validate package (bundled Kubernetes schemas) is not installed")
+    return os.path.join(spec.submodule_search_locations[0], "kubernetes-json-schema")
 
 
 def bundled_kubernetes_versions() -> list[str]:

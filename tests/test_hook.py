@@ -207,3 +207,34 @@ def test_tampering_with_the_log_is_caught(server):
         raw.execute("DROP TRIGGER events_no_update")
         raw.execute("UPDATE events SET repo = 'elsewhere' WHERE type = 'change'")
     assert "FAILED verification" in server.verify()
+
+
+def test_concurrent_pushes_lose_and_duplicate_nothing(server, tmp_path):
+    """Several clients push different branches at once: every push and change is recorded once."""
+    clients = []
+    for n in range(4):
+        work = tmp_path / f"client{n}"
+        subprocess.run(["git", "clone", "-q", str(server.git_dir), str(work)], check=True, env=clean_env(), capture_output=True)
+        for i in range(3):
+            write(work / f"apps/app{n}-{i}.yaml", GOOD.format(image=f"nginx:1.{i}").replace("name: web", f"name: app{n}-{i}"))
+            git(work, "add", ".")
+            git(work, "commit", "-q", "-m", f"client {n} change {i}")
+        clients.append(work)
+    procs = [
+        subprocess.Popen(
+            ["git", "-C", str(work), "push", "origin", f"HEAD:refs/heads/team{n}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+        )
+        for n, work in enumerate(clients)
+    ]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], results
+    events = server.events()
+    assert sorted(e["ref"] for e in events if e["type"] == "push") == [f"refs/heads/team{n}" for n in range(4)]
+    changes = [e for e in events if e["type"] == "change"]
+    assert len(changes) == 12
+    assert len({(c["commit"], c["path"]) for c in changes}) == 12
+    assert server.verify().startswith("audit log verified")

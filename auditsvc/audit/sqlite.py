@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from auditsvc.audit import merkle
@@ -125,7 +124,7 @@ def path_from_url(url: str | os.PathLike[str]) -> Path:
 class SqliteAuditLog:
     """An append-only, tamper-evident event log in one SQLite file. Use `SqliteAuditLog.open`."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path, key_path: Path, clock: Callable[[], str]) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path, key_path: Path, clock: Callable[[], str]) -> None:
         self._db = db
         self.path = path
         self.key_path = key_path
@@ -153,7 +152,8 @@ class SqliteAuditLog:
         except OSError as err:
             raise AuditError(f"cannot create directory for audit log {path}: {err.strerror}") from None
         try:
-            db = sqlite_utils.Database(path)
+            # Autocommit mode: every transaction is an explicit BEGIN IMMEDIATE ... COMMIT.
+            db = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as err:
             raise AuditError(f"cannot open audit log {path}: {err}") from None
         log = cls(db, path, Path(key_path) if key_path is not None else Path(f"{path}.key"), clock or utc_now)
@@ -173,7 +173,7 @@ class SqliteAuditLog:
         deadline = _time.monotonic() + BUSY_TIMEOUT_MS / 1000
         while True:
             try:
-                self._db.enable_wal()
+                self._db.execute("PRAGMA journal_mode = wal")
                 return
             except sqlite3.OperationalError as err:  # another process is creating the file
                 if "locked" not in str(err) or _time.monotonic() > deadline:
@@ -196,7 +196,7 @@ class SqliteAuditLog:
             )
 
     def _schema_version(self) -> str | None:
-        if "meta" not in self._db.table_names():
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
             return None
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return None if row is None else str(row[0])
@@ -221,7 +221,8 @@ class SqliteAuditLog:
             yield
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.rollback()
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
 
     # --- writing ----------------------------------------------------------------------------
@@ -257,7 +258,7 @@ class SqliteAuditLog:
                         )
                     seqs.append(seq)
                 if rows:
-                    self._db.conn.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                    self._db.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
         except sqlite3.Error as err:
             raise AuditError(f"cannot append to audit log {self.path}: {err}") from None
         return seqs
@@ -443,7 +444,7 @@ class SqliteAuditLog:
             if len(problems) >= MAX_PROBLEMS:
                 raise _TooMany
 
-        tables = set(self._db.table_names())
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = [t for t in ("meta", "events", "contents", "checkpoints") if t not in tables]
         if missing:
             report(Problem(f"table(s) {', '.join(missing)} missing"))

@@ -75,7 +75,7 @@ def _append_and_hang(url: str, write_fd: int) -> None:
                 os.write(write_fd, b"x")
                 time.sleep(120)
 
-    log._db.conn.set_trace_callback(trace)
+    log._db.set_trace_callback(trace)
     log.append([draft(i, type="import") for i in range(50_000)])
     os._exit(3)  # not reached
 

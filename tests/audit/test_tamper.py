@@ -210,7 +210,7 @@ def test_garbage_file_is_reported_not_raised(db_path: Path, signed_log: SqliteAu
     db_path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
     with pytest.raises(AuditError, match="cannot open audit log"):
         SqliteAuditLog.open(f"sqlite:///{db_path}")
-    reopened = SqliteAuditLog(sqlite_utils.Database(db_path), db_path, signed_log.key_path, lambda: "")
+    reopened = SqliteAuditLog(sqlite3.connect(db_path, isolation_level=None), db_path, signed_log.key_path, lambda: "")
     report = reopened.verify()
     assert not report.ok and report.first is not None and "cannot read the audit log" in report.first.message
 

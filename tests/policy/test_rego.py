@@ -201,3 +201,29 @@ def test_input_conversion_keeps_every_json_type(tmp_path):
 def test_integers_beyond_64_bits_become_numbers(tmp_path):
     write(tmp_path, "p.rego", "package main\n\nimport rego.v1\n\ndeny contains \"big\" if input.big > 1000000000000000000000\n")
     assert [v.message for v in RegoEngine([str(tmp_path)]).evaluate({"big": 2**72}).violations] == ["big"]
+
+
+def test_compiled_bundle_is_cached_and_reused(tmp_path):
+    write(tmp_path, "pol/p.rego", 'package main\n\nimport rego.v1\n\ndeny contains "x" if input.kind == "Pod"\n')
+    cache = tmp_path / "cache"
+    first = RegoEngine([str(tmp_path / "pol")], cache_dir=str(cache))
+    [entry] = list((cache / "bundles").glob("*.rbb"))
+    written = entry.stat().st_mtime_ns
+    second = RegoEngine([str(tmp_path / "pol")], cache_dir=str(cache))
+    assert list((cache / "bundles").glob("*.rbb")) == [entry]
+    assert entry.stat().st_mtime_ns == written  # loaded, not compiled and saved again
+    assert second.evaluate({"kind": "Pod"}) == first.evaluate({"kind": "Pod"})
+    write(tmp_path, "pol/p.rego", 'package main\n\nimport rego.v1\n\ndeny contains "y" if input.kind == "Pod"\n')
+    changed = RegoEngine([str(tmp_path / "pol")], cache_dir=str(cache))
+    assert [v.message for v in changed.evaluate({"kind": "Pod"}).violations] == ["y"]
+    assert len(list((cache / "bundles").glob("*.rbb"))) == 2
+
+
+def test_a_corrupt_cache_entry_is_rebuilt(tmp_path):
+    write(tmp_path, "pol/p.rego", 'package main\n\nimport rego.v1\n\ndeny contains "x" if true\n')
+    cache = tmp_path / "cache"
+    RegoEngine([str(tmp_path / "pol")], cache_dir=str(cache))
+    [entry] = list((cache / "bundles").glob("*.rbb"))
+    entry.write_bytes(b"garbage")  # regopy itself would crash loading this
+    engine = RegoEngine([str(tmp_path / "pol")], cache_dir=str(cache))
+    assert [v.message for v in engine.evaluate({}).violations] == ["x"]
