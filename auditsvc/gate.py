@@ -11,15 +11,17 @@ import fnmatch
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditsvc.audit import EventDraft
 from auditsvc.changes import build_changeset, commit_infos, file_changes, git, read_blobs, resource_changes
-from auditsvc.check import Checker, run_check
 from auditsvc.config import Settings
 from auditsvc.identity import PushCertificate, Pusher
 from auditsvc.manifests import Source
 from auditsvc.model import Changeset, CommitInfo, Finding, RefUpdate
+
+if TYPE_CHECKING:  # the check (regopy, jsonschema-rs) is imported only where a push is decided
+    from auditsvc.check import Checker
 
 OVERRIDE_OPTION = "override="
 
@@ -132,6 +134,8 @@ def _ref_verdict(
     sources = [
         Source(path, data, hashlib.sha256(data).hexdigest()) for path, data in zip(paths, blobs) if data is not None
     ]
+    from auditsvc.check import run_check
+
     result = run_check(checker, sources, workers=1)
     findings = tuple(dataclasses.replace(f, commit=last_commit.get(f.path, "")) for f in result.findings)
     refusal = ""

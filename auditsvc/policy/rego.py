@@ -276,7 +276,7 @@ def rule_kinds(modules: Sequence[Module]) -> dict[tuple[str, str], frozenset[str
         for match in _METADATA.finditer(module.text):
             text = "\n".join(line[1:].removeprefix(" ") for line in match[1].splitlines())
             try:
-                meta = yaml.safe_load(text) or {}
+                meta = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
             except yaml.YAMLError as err:
                 raise PolicyError(f"{module.path}:{module.line_of(match.start())}: METADATA is not YAML: {err}") from None
             kinds = (meta.get("custom") or {}).get("kinds") if isinstance(meta, dict) else None
