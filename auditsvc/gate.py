@@ -19,6 +19,7 @@ from auditsvc.config import Settings
 from auditsvc.identity import PushCertificate, Pusher
 from auditsvc.manifests import Source
 from auditsvc.model import Changeset, CommitInfo, Finding, RefUpdate
+from auditsvc.report.findings import finding_dict
 
 if TYPE_CHECKING:  # the check (regopy, jsonschema-rs) is imported only where a push is decided
     from auditsvc.check import Checker
@@ -144,20 +145,6 @@ def _ref_verdict(
     return RefVerdict(update, protected, forced, findings, commits, refusal)
 
 
-def _finding_record(finding: Finding) -> dict[str, Any]:
-    return {
-        "rule": finding.rule,
-        "outcome": finding.outcome,
-        "message": finding.message,
-        "path": finding.path,
-        "line": finding.line,
-        "resource": finding.resource,
-        "field": finding.field,
-        "commit": finding.commit,
-        "waiver": dataclasses.asdict(finding.waived_by) if finding.waived_by else None,
-    }
-
-
 def _pusher_record(push: Push) -> dict[str, Any]:
     record: dict[str, Any] = dataclasses.asdict(push.pusher)
     if push.certificate is not None:
@@ -185,7 +172,7 @@ def decision_events(decision: Decision, provenance: Mapping[str, Any]) -> list[E
                     "protected": verdict.protected,
                     "accepted": decision.accepted,
                     "refusal": verdict.refusal,
-                    "findings": [_finding_record(f) for f in verdict.findings if f.outcome != "warning" or verdict.protected],
+                    "findings": [finding_dict(f) for f in verdict.findings if f.outcome != "warning" or verdict.protected],
                     "commits": list(verdict.commits),
                     "push_options": list(push.options),
                     "pusher": _pusher_record(push),
@@ -194,7 +181,7 @@ def decision_events(decision: Decision, provenance: Mapping[str, Any]) -> list[E
             )
         )
     if decision.override_used:
-        overridden = [_finding_record(f) for v in decision.verdicts for f in v.failures]
+        overridden = [finding_dict(f) for v in decision.verdicts for f in v.failures]
         events.append(
             EventDraft(
                 "override",

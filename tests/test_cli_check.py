@@ -72,6 +72,7 @@ def test_field_in_policy_message_points_at_its_line(run_cli, tmp_path, test_poli
             "line": 15,
             "resource": "Deployment/apps/web",
             "field": "spec.template.spec.containers[0].image",
+            "commit": "",
             "waiver": None,
         }
     ]

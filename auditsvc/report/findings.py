@@ -48,7 +48,8 @@ def render_text(result: CheckResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _finding_dict(finding: Finding) -> dict[str, Any]:
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """A finding as JSON: `check -o json`, the validate API and the audit log's push events share it."""
     return {
         "outcome": finding.outcome,
         "severity": finding.severity,
@@ -58,6 +59,7 @@ def _finding_dict(finding: Finding) -> dict[str, Any]:
         "line": finding.line,
         "resource": finding.resource,
         "field": finding.field,
+        "commit": finding.commit,
         "waiver": _waiver_dict(finding.waived_by) if finding.waived_by else None,
     }
 
@@ -82,7 +84,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
             "warnings": result.warnings,
             "waived": result.waived,
         },
-        "findings": [_finding_dict(f) for f in result.findings],
+        "findings": [finding_dict(f) for f in result.findings],
         "waivers_used": [_waiver_dict(w) for w in result.waivers_used],
     }
 
