@@ -6,20 +6,24 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
-_allowed_added_capabilities := {"NET_BIND_SERVICE"}
-
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 deny_added_capabilities contains result if {
-	some c in k.all_containers
-	added := object.get(k.container_security_context(c), ["capabilities", "add"], [])
+	lists := k.container_lists
+	some type, cs in lists
+	some i, c in cs
+	added := c.securityContext.capabilities.add
 	is_array(added)
 	some j, cap in added
-	not cap in _allowed_added_capabilities
+	cap != "NET_BIND_SERVICE"
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label(c), " adds Linux capability ", k.to_str(cap),
+			k.resource, ": ", k.container_label_at(type, i, c), " adds Linux capability ", k.to_str(cap),
 			"; only NET_BIND_SERVICE may be added. ",
 			"Remove it from securityContext.capabilities.add.",
 		]),
-		"field": concat("", [c.path, ".securityContext.capabilities.add[", format_int(j, 10), "]"]),
+		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", ".securityContext.capabilities.add[", format_int(j, 10), "]"]),
 	}
 }

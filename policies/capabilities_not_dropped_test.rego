@@ -26,3 +26,18 @@ test_capabilities_dropped_ok if {
 		with input.spec as {"containers": [{"name": "a", "securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}}]}
 	count(r) == 0
 }
+
+test_capabilities_not_dropped_nearest_field if {
+	r := main.warn_capabilities_not_dropped with input.kind as "Pod"
+		with input.metadata as {"name": "p"}
+		with input.spec as {"containers": [
+			{"name": "a", "securityContext": {}},
+			{"name": "b", "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]}}},
+			{"name": "c", "securityContext": {"capabilities": {"drop": "ALL"}}},
+		]}
+	{m.field | some m in r} == {
+		"spec.containers[0].securityContext",
+		"spec.containers[1].securityContext.capabilities",
+		"spec.containers[2].securityContext.capabilities.drop",
+	}
+}

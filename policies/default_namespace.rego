@@ -1,4 +1,5 @@
 # warn_default_namespace: resources should not be deployed to the "default" namespace.
+# Applies to every kind (no kinds annotation).
 package main
 
 import rego.v1
@@ -6,7 +7,7 @@ import rego.v1
 import data.lib.kubernetes as k
 
 warn_default_namespace contains result if {
-	k.namespace == "default"
+	input.metadata.namespace == "default"
 	result := {
 		"msg": concat("", [
 			k.resource, ": uses the \"default\" namespace, which has no dedicated ",

@@ -12,14 +12,19 @@ _host_namespace_effect := {
 	"hostIPC": "the node's IPC namespace (it can read shared memory of other pods)",
 }
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 deny_host_namespace contains result if {
-	some setting, effect in _host_namespace_effect
-	object.get(k.pod_spec, setting, false) == true
+	pod := k.pod_spec
+	some setting in ["hostNetwork", "hostPID", "hostIPC"]
+	pod[setting] == true
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", setting, ": true shares ", effect, ". ",
+			k.resource, ": ", setting, ": true shares ", _host_namespace_effect[setting], ". ",
 			"Remove ", setting, " or set it to false.",
 		]),
-		"field": k.pod_field([setting]),
+		"field": concat("", [k.pod_spec_path, ".", setting]),
 	}
 }

@@ -6,10 +6,14 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 deny_host_path contains result if {
-	some i, vol in object.get(k.pod_spec, "volumes", [])
-	is_object(vol)
-	object.get(vol, "hostPath", null) != null
+	volumes := k.pod_spec.volumes
+	some i, vol in volumes
+	vol.hostPath != null
 	result := {
 		"msg": concat("", [
 			k.resource, ": volume \"", k.to_str(object.get(vol, "name", "")),

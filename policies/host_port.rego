@@ -6,18 +6,25 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 deny_host_port contains result if {
-	some c in k.all_containers
-	some j, port in object.get(c.container, "ports", [])
-	hp := object.get(port, "hostPort", 0)
+	lists := k.container_lists
+	some type, cs in lists
+	some i, c in cs
+	ports := c.ports
+	some j, port in ports
+	hp := port.hostPort
 	hp != 0
 	hp != null
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label(c), " binds hostPort ", k.to_str(hp),
+			k.resource, ": ", k.container_label_at(type, i, c), " binds hostPort ", k.to_str(hp),
 			" on the node, which bypasses network policies and limits scheduling. ",
 			"Remove hostPort and expose the port through a Service.",
 		]),
-		"field": concat("", [c.path, ".ports[", format_int(j, 10), "].hostPort"]),
+		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", ".ports[", format_int(j, 10), "].hostPort"]),
 	}
 }

@@ -51,3 +51,17 @@ test_digest_and_version_tags_allowed if {
 		]}}}
 	count(r) == 0
 }
+
+test_image_tag_edge_cases if {
+	r := main.deny_image_latest with input.kind as "Pod"
+		with input.metadata as {"name": "p"}
+		with input.spec as {"containers": [
+			{"name": "a", "image": "app:latest:extra"},
+			{"name": "b", "image": "registry.local:5000/team/app:"},
+			{"name": "c", "image": "team/app:1.0/sub"},
+			{"name": "d", "image": "registry.local:5000/team/app:1.0"},
+			{"name": "e", "image": ""},
+			{"name": "f", "image": 5},
+		]}
+	{m.field | some m in r} == {"spec.containers[0].image", "spec.containers[1].image", "spec.containers[2].image"}
+}

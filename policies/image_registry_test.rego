@@ -59,3 +59,12 @@ test_docker_hub_short_names_normalised if {
 		with data.auditsvc.allowed_registries as ["docker.io/library"]
 	{m.field | some m in r} == {"spec.containers[2].image"}
 }
+
+test_image_repository if {
+	main._image_repository("nginx") == "docker.io/library/nginx"
+	main._image_repository("docker.io/nginx:1") == "docker.io/library/nginx"
+	main._image_repository("bitnami/redis:7") == "docker.io/bitnami/redis"
+	main._image_repository("ghcr.io/acme/app@sha256:abc") == "ghcr.io/acme/app"
+	main._image_repository("registry.local:5000/app:1") == "registry.local:5000/app"
+	main._image_repository("localhost/app") == "localhost/app"
+}

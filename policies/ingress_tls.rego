@@ -1,4 +1,6 @@
 # deny_ingress_without_tls: Ingresses must terminate TLS for all their hosts.
+# Only networking.k8s.io and extensions Ingresses (not other API groups'
+# kinds named Ingress).
 package main
 
 import rego.v1
@@ -6,8 +8,9 @@ import rego.v1
 import data.lib.kubernetes as k
 
 _is_ingress if {
-	k.kind == "Ingress"
-	k.api_group in {"networking.k8s.io", "extensions"}
+	input.kind == "Ingress"
+	split(input.apiVersion, "/")[0] in {"networking.k8s.io", "extensions"}
+	contains(input.apiVersion, "/")
 }
 
 _ingress_tls := t if {
@@ -15,6 +18,10 @@ _ingress_tls := t if {
 	is_array(t)
 } else := []
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Ingress]
 deny_ingress_without_tls contains result if {
 	_is_ingress
 	count(_ingress_tls) == 0
@@ -23,7 +30,7 @@ deny_ingress_without_tls contains result if {
 			k.resource, ": the Ingress has no spec.tls, so traffic is served over plain HTTP. ",
 			"Add a spec.tls entry (hosts + secretName, e.g. issued by cert-manager).",
 		]),
-		"field": k.doc_field(["spec", "tls"]),
+		"field": _ingress_tls_field,
 	}
 }
 
@@ -45,6 +52,13 @@ deny_ingress_without_tls contains result if {
 		"field": concat("", ["spec.rules[", format_int(i, 10), "].host"]),
 	}
 }
+
+# spec.tls, or its nearest existing parent.
+_ingress_tls_field := "spec.tls" if {
+	_ = input.spec.tls
+} else := "spec" if {
+	_ = input.spec
+} else := ""
 
 # A tls entry without hosts applies the certificate to every host.
 _tls_covers_all_hosts if {

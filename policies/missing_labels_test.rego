@@ -52,3 +52,20 @@ test_labels_not_required_for_kustomization if {
 		with input.resources as ["deploy.yaml"]
 	count(r) == 0
 }
+
+test_labels_null_or_false_values if {
+	r := main.warn_missing_labels with input.apiVersion as "v1"
+		with input.kind as "ConfigMap"
+		with input.metadata as {"name": "c", "labels": {"team": null, "tier": false}}
+		with data.auditsvc.required_labels as ["team", "tier"]
+	{m.msg | some m in r} == {"ConfigMap/c: required label \"team\" is missing or empty. Add it under metadata.labels."}
+}
+
+test_labels_field_without_metadata if {
+	r := main.warn_missing_labels with input.apiVersion as "v1"
+		with input.kind as "Namespace"
+	r == {{
+		"msg": "Namespace/<unnamed>: required label \"app.kubernetes.io/name\" is missing or empty. Add it under metadata.labels.",
+		"field": "",
+	}}
+}

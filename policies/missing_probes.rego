@@ -6,22 +6,29 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
-warn_missing_probes contains result if {
-	not k.is_batch
-	some c in k.containers
-	some probe in ["livenessProbe", "readinessProbe"]
-	object.get(c.container, probe, null) == null
-	result := {
-		"msg": concat("", [
-			k.resource, ": ", k.container_label(c), " has no ", probe, ". ",
-			"Add a ", probe, " (httpGet, tcpSocket, grpc or exec) so Kubernetes can ",
-			_probe_purpose[probe], ".",
-		]),
-		"field": c.path,
-	}
-}
-
 _probe_purpose := {
 	"livenessProbe": "restart it when it hangs",
 	"readinessProbe": "keep traffic away until it is ready",
+}
+
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController]
+warn_missing_probes contains result if {
+	input.kind != "Job"
+	input.kind != "CronJob"
+	cs := k.pod_spec.containers
+	some i, c in cs
+	is_object(c)
+	some probe in ["livenessProbe", "readinessProbe"]
+	not c[probe] != null
+	result := {
+		"msg": concat("", [
+			k.resource, ": ", k.container_label_at("containers", i, c), " has no ", probe, ". ",
+			"Add a ", probe, " (httpGet, tcpSocket, grpc or exec) so Kubernetes can ",
+			_probe_purpose[probe], ".",
+		]),
+		"field": concat("", [k.pod_spec_path, ".containers[", format_int(i, 10), "]"]),
+	}
 }

@@ -6,19 +6,33 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 deny_privilege_escalation contains result if {
-	some c in k.all_containers
-	v := object.get(k.container_security_context(c), "allowPrivilegeEscalation", null)
-	v != false
+	lists := k.container_lists
+	some type, cs in lists
+	some i, c in cs
+	is_object(c)
+	not c.securityContext.allowPrivilegeEscalation == false
+	v := object.get(c, ["securityContext", "allowPrivilegeEscalation"], null)
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label(c), " ", _ape_problem(v),
+			k.resource, ": ", k.container_label_at(type, i, c), " ", _ape_problem(v),
 			", so setuid binaries can gain more privileges than the process. ",
 			"Set securityContext.allowPrivilegeEscalation: false.",
 		]),
-		"field": k.container_field(c, ["securityContext", "allowPrivilegeEscalation"]),
+		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", _ape_suffix(c)]),
 	}
 }
+
+# Field path suffix of securityContext.allowPrivilegeEscalation, or of its nearest existing parent.
+_ape_suffix(c) := ".securityContext.allowPrivilegeEscalation" if {
+	_ = c.securityContext.allowPrivilegeEscalation
+} else := ".securityContext" if {
+	_ = c.securityContext
+} else := ""
 
 _ape_problem(v) := "does not set securityContext.allowPrivilegeEscalation" if {
 	v == null

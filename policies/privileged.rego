@@ -6,15 +6,21 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 deny_privileged contains result if {
-	some c in k.all_containers
-	k.container_security_context(c).privileged == true
+	lists := k.container_lists
+	some type, cs in lists
+	some i, c in cs
+	c.securityContext.privileged == true
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label(c),
+			k.resource, ": ", k.container_label_at(type, i, c),
 			" runs privileged, which gives it full access to the node. ",
 			"Remove securityContext.privileged or set it to false.",
 		]),
-		"field": k.container_field(c, ["securityContext", "privileged"]),
+		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", ".securityContext.privileged"]),
 	}
 }

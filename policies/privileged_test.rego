@@ -47,3 +47,20 @@ test_non_workload_ignored if {
 		with input.data as {"privileged": "true"}
 	count(r) == 0
 }
+
+test_workload_shaped_service_ignored if {
+	r := main.deny_privileged with input.kind as "Service"
+		with input.metadata as {"name": "s"}
+		with input.spec as {"template": {"spec": {"containers": [{"name": "a", "securityContext": {"privileged": true}}]}}}
+	count(r) == 0
+}
+
+test_privileged_ephemeral_unnamed_container_denied if {
+	r := main.deny_privileged with input.kind as "Pod"
+		with input.metadata as {"name": "p"}
+		with input.spec as {"containers": ["not-a-container", {"name": "a"}], "ephemeralContainers": [{"securityContext": {"privileged": true}}]}
+	r == {{
+		"msg": "Pod/p: ephemeral container \"#0\" runs privileged, which gives it full access to the node. Remove securityContext.privileged or set it to false.",
+		"field": "spec.ephemeralContainers[0].securityContext.privileged",
+	}}
+}

@@ -30,3 +30,11 @@ test_seccomp_profile_pod_level_ok if {
 		}}}}}
 	count(r) == 0
 }
+
+test_seccomp_profile_missing_field_without_pod_security_context if {
+	r := main.warn_seccomp_profile_missing with input.kind as "Pod"
+		with input.metadata as {"name": "p"}
+		with input.spec as {"containers": [{"name": "a"}, {"name": "b", "securityContext": {"seccompProfile": {"type": ""}}}]}
+	{m.field | some m in r} == {"spec"}
+	count(r) == 2
+}

@@ -6,8 +6,12 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 deny_seccomp_unconfined contains result if {
-	object.get(k.pod_security_context, ["seccompProfile", "type"], "") == "Unconfined"
+	k.pod_spec.securityContext.seccompProfile.type == "Unconfined"
 	result := {
 		"msg": concat("", [
 			k.resource, ": the pod disables seccomp (securityContext.seccompProfile.type: Unconfined). ",
@@ -18,14 +22,16 @@ deny_seccomp_unconfined contains result if {
 }
 
 deny_seccomp_unconfined contains result if {
-	some c in k.all_containers
-	object.get(k.container_security_context(c), ["seccompProfile", "type"], "") == "Unconfined"
+	lists := k.container_lists
+	some type, cs in lists
+	some i, c in cs
+	c.securityContext.seccompProfile.type == "Unconfined"
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label(c),
+			k.resource, ": ", k.container_label_at(type, i, c),
 			" disables seccomp (securityContext.seccompProfile.type: Unconfined). ",
 			"Use type RuntimeDefault (or Localhost with a reviewed profile).",
 		]),
-		"field": concat("", [c.path, ".securityContext.seccompProfile.type"]),
+		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", ".securityContext.seccompProfile.type"]),
 	}
 }

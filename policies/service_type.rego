@@ -5,16 +5,20 @@ import rego.v1
 
 import data.lib.kubernetes as k
 
-_exposing_service_types := {
-	"LoadBalancer": "provisions an external load balancer",
-	"NodePort": "opens a port on every node",
-}
+# What each exposing type does (ClusterIP, the default, is fine).
+_exposing_service_type("LoadBalancer") := "provisions an external load balancer"
 
+_exposing_service_type("NodePort") := "opens a port on every node"
+
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Service]
 deny_service_type contains result if {
-	k.kind == "Service"
-	k.api_version == "v1"
-	t := object.get(input, ["spec", "type"], "ClusterIP")
-	effect := _exposing_service_types[t]
+	input.kind == "Service"
+	input.apiVersion == "v1"
+	t := input.spec.type
+	effect := _exposing_service_type(t)
 	result := {
 		"msg": concat("", [
 			k.resource, ": type ", t, " ", effect, ", exposing the service outside the cluster ",

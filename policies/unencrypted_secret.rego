@@ -10,8 +10,8 @@ import rego.v1
 import data.lib.kubernetes as k
 
 _is_plain_secret if {
-	k.kind == "Secret"
-	k.api_version == "v1"
+	input.kind == "Secret"
+	input.apiVersion == "v1"
 }
 
 _sops_encrypted if {
@@ -23,7 +23,12 @@ _sops_encrypted if {
 
 _secret_sections := ["data", "stringData"]
 
-# Not encrypted at all.
+# Not encrypted at all (the annotation covers both bodies).
+
+# METADATA
+# scope: document
+# custom:
+#   kinds: [Secret]
 deny_unencrypted_secret contains result if {
 	_is_plain_secret
 	not _sops_encrypted
@@ -57,9 +62,14 @@ deny_unencrypted_secret contains result if {
 			k.resource, ": value ", section, ".", key, " is not SOPS-encrypted although the file ",
 			"has SOPS metadata. Fix encrypted_regex/unencrypted_suffix in .sops.yaml and re-encrypt.",
 		]),
-		"field": k.field(section, key),
+		"field": _key_field(section, key),
 	}
 }
+
+# "data.password", or data["tls.crt"] for keys that are not plain.
+_key_field(section, key) := concat("", [section, ".", key]) if {
+	regex.match(`^[A-Za-z0-9_-]+$`, key)
+} else := concat("", [section, "[\"", key, "\"]"])
 
 _sops_value(v) if {
 	is_string(v)

@@ -14,17 +14,17 @@ import data.lib.kubernetes as k
 
 _exact_chart_version := `^=?v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`
 
-_is_flux_helmrelease if {
-	k.kind == "HelmRelease"
-	startswith(k.api_version, "helm.toolkit.fluxcd.io/")
-}
-
 _chart_version_applies if {
-	_is_flux_helmrelease
+	input.kind == "HelmRelease"
+	startswith(object.get(input, "apiVersion", ""), "helm.toolkit.fluxcd.io/")
 	object.get(input, ["spec", "chartRef"], null) == null
 	not object.get(input, ["spec", "chart", "spec", "sourceRef", "kind"], "HelmRepository") in {"GitRepository", "Bucket"}
 }
 
+# METADATA
+# scope: document
+# custom:
+#   kinds: [HelmRelease]
 deny_unpinned_helm_chart contains result if {
 	_chart_version_applies
 	v := object.get(input, ["spec", "chart", "spec", "version"], null)
@@ -35,7 +35,7 @@ deny_unpinned_helm_chart contains result if {
 			", so chart upgrades are deployed without a reviewed Git change. ",
 			"Set spec.chart.spec.version to an exact version (e.g. \"1.4.2\").",
 		]),
-		"field": k.doc_field(["spec", "chart", "spec", "version"]),
+		"field": _chart_version_field,
 	}
 }
 
@@ -45,6 +45,17 @@ _exact_version(v) if {
 }
 
 _chart_name := concat("", ["\"", k.to_str(object.get(input, ["spec", "chart", "spec", "chart"], "?")), "\""])
+
+# spec.chart.spec.version, or its nearest existing parent.
+_chart_version_field := "spec.chart.spec.version" if {
+	_ = input.spec.chart.spec.version
+} else := "spec.chart.spec" if {
+	_ = input.spec.chart.spec
+} else := "spec.chart" if {
+	_ = input.spec.chart
+} else := "spec" if {
+	_ = input.spec
+} else := ""
 
 _version_problem(v) := "has no spec.chart.spec.version (Flux then uses \"*\", the latest version)" if {
 	v == null

@@ -20,12 +20,12 @@ setting(key, default_value) := object.get(settings, key, default_value)
 
 # Registry prefixes images must come from. Empty (the default) disables the check.
 allowed_registries := r if {
-	r := setting("allowed_registries", [])
+	r := data.auditsvc.allowed_registries
 	is_array(r)
 } else := []
 
 # Labels every resource must carry.
 required_labels := r if {
-	r := setting("required_labels", ["app.kubernetes.io/name"])
+	r := data.auditsvc.required_labels
 	is_array(r)
 } else := ["app.kubernetes.io/name"]
