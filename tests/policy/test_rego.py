@@ -227,3 +227,15 @@ def test_a_corrupt_cache_entry_is_rebuilt(tmp_path):
     entry.write_bytes(b"garbage")  # regopy itself would crash loading this
     engine = RegoEngine([str(tmp_path / "pol")], cache_dir=str(cache))
     assert [v.message for v in engine.evaluate({}).violations] == ["x"]
+
+
+def test_an_undefined_complete_rule_does_not_hide_the_others(tmp_path):
+    write(
+        tmp_path,
+        "p.rego",
+        'package main\n\nimport rego.v1\n\ndeny_complete := "complete" if input.a\n\ndeny_set contains "set" if input.b\n',
+    )
+    engine = RegoEngine([str(tmp_path)])
+    assert [v.message for v in engine.evaluate({"a": True, "b": True}).violations] == ["complete", "set"]
+    assert [v.message for v in engine.evaluate({"b": True}).violations] == ["set"]
+    assert engine.evaluate({}).violations == ()
