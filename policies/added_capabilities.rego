@@ -20,7 +20,7 @@ deny_added_capabilities contains result if {
 	cap != "NET_BIND_SERVICE"
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " adds Linux capability ", k.to_str(cap),
+			k.container_label_at(type, i, c), " adds Linux capability ", k.to_str(cap),
 			"; only NET_BIND_SERVICE may be added. ",
 			"Remove it from securityContext.capabilities.add.",
 		]),

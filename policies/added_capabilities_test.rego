@@ -12,7 +12,7 @@ test_added_capability_denied if {
 			"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "SYS_ADMIN"]}},
 		}]}}}
 	r == {{
-		"msg": "Deployment/web: container \"app\" adds Linux capability SYS_ADMIN; only NET_BIND_SERVICE may be added. Remove it from securityContext.capabilities.add.",
+		"msg": "container \"app\" adds Linux capability SYS_ADMIN; only NET_BIND_SERVICE may be added. Remove it from securityContext.capabilities.add.",
 		"field": "spec.template.spec.containers[0].securityContext.capabilities.add[1]",
 	}}
 }

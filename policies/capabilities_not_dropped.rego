@@ -18,7 +18,7 @@ warn_capabilities_not_dropped contains result if {
 	not _drops_all(c)
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " does not drop all Linux capabilities. ",
+			k.container_label_at(type, i, c), " does not drop all Linux capabilities. ",
 			"Add securityContext.capabilities.drop: [\"ALL\"] (add back only NET_BIND_SERVICE if needed).",
 		]),
 		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", _drop_suffix(c)]),

@@ -10,7 +10,7 @@ warn_default_namespace contains result if {
 	input.metadata.namespace == "default"
 	result := {
 		"msg": concat("", [
-			k.resource, ": uses the \"default\" namespace, which has no dedicated ",
+			"uses the \"default\" namespace, which has no dedicated ",
 			"RBAC, quotas or network policies. Use an application namespace.",
 		]),
 		"field": "metadata.namespace",

@@ -9,7 +9,7 @@ test_default_namespace_warns if {
 		with input.kind as "Deployment"
 		with input.metadata as {"name": "web", "namespace": "default"}
 	r == {{
-		"msg": "Deployment/web: uses the \"default\" namespace, which has no dedicated RBAC, quotas or network policies. Use an application namespace.",
+		"msg": "uses the \"default\" namespace, which has no dedicated RBAC, quotas or network policies. Use an application namespace.",
 		"field": "metadata.namespace",
 	}}
 }

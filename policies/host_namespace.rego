@@ -22,7 +22,7 @@ deny_host_namespace contains result if {
 	pod[setting] == true
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", setting, ": true shares ", _host_namespace_effect[setting], ". ",
+			setting, ": true shares ", _host_namespace_effect[setting], ". ",
 			"Remove ", setting, " or set it to false.",
 		]),
 		"field": concat("", [k.pod_spec_path, ".", setting]),

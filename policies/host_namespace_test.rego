@@ -11,7 +11,7 @@ test_host_network_denied if {
 	count(r) == 1
 	some m in r
 	m.field == "spec.template.spec.hostNetwork"
-	contains(m.msg, "Deployment/web: hostNetwork: true")
+	startswith(m.msg, "hostNetwork: true")
 }
 
 test_all_host_namespaces_denied if {

@@ -16,7 +16,7 @@ deny_host_path contains result if {
 	vol.hostPath != null
 	result := {
 		"msg": concat("", [
-			k.resource, ": volume \"", k.to_str(object.get(vol, "name", "")),
+			"volume \"", k.to_str(object.get(vol, "name", "")),
 			"\" mounts hostPath \"", k.to_str(object.get(vol, ["hostPath", "path"], "")),
 			"\" from the node, which allows escaping the container. ",
 			"Use an emptyDir, PersistentVolumeClaim, ConfigMap/Secret or CSI volume instead.",

@@ -15,7 +15,7 @@ test_host_path_denied if {
 			],
 		}}}
 	r == {{
-		"msg": "DaemonSet/agent: volume \"docker\" mounts hostPath \"/var/run/docker.sock\" from the node, which allows escaping the container. Use an emptyDir, PersistentVolumeClaim, ConfigMap/Secret or CSI volume instead.",
+		"msg": "volume \"docker\" mounts hostPath \"/var/run/docker.sock\" from the node, which allows escaping the container. Use an emptyDir, PersistentVolumeClaim, ConfigMap/Secret or CSI volume instead.",
 		"field": "spec.template.spec.volumes[1].hostPath",
 	}}
 }

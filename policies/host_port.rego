@@ -21,7 +21,7 @@ deny_host_port contains result if {
 	hp != null
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " binds hostPort ", k.to_str(hp),
+			k.container_label_at(type, i, c), " binds hostPort ", k.to_str(hp),
 			" on the node, which bypasses network policies and limits scheduling. ",
 			"Remove hostPort and expose the port through a Service.",
 		]),

@@ -12,7 +12,7 @@ test_host_port_denied if {
 			"ports": [{"containerPort": 8080}, {"containerPort": 443, "hostPort": 443}],
 		}]}}}
 	r == {{
-		"msg": "DaemonSet/ingress: container \"nginx\" binds hostPort 443 on the node, which bypasses network policies and limits scheduling. Remove hostPort and expose the port through a Service.",
+		"msg": "container \"nginx\" binds hostPort 443 on the node, which bypasses network policies and limits scheduling. Remove hostPort and expose the port through a Service.",
 		"field": "spec.template.spec.containers[0].ports[1].hostPort",
 	}}
 }

@@ -29,7 +29,7 @@ deny_image_latest contains result if {
 	problem := _latest_problem(array.concat(split(parts[count(parts) - 1], ":"), [""])[1])
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " uses image \"", image, "\" ", problem, ". ",
+			k.container_label_at(type, i, c), " uses image \"", image, "\" ", problem, ". ",
 			"Pin an immutable version tag (e.g. :1.4.2) or a digest (@sha256:...).",
 		]),
 		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", ".image"]),

@@ -27,7 +27,7 @@ test_latest_message if {
 		with input.metadata as {"name": "p"}
 		with input.spec as {"containers": [{"name": "a", "image": "nginx:latest"}]}
 	r == {{
-		"msg": "Pod/p: container \"a\" uses image \"nginx:latest\" with the mutable :latest tag. Pin an immutable version tag (e.g. :1.4.2) or a digest (@sha256:...).",
+		"msg": "container \"a\" uses image \"nginx:latest\" with the mutable :latest tag. Pin an immutable version tag (e.g. :1.4.2) or a digest (@sha256:...).",
 		"field": "spec.containers[0].image",
 	}}
 }

@@ -27,7 +27,7 @@ deny_image_registry contains result if {
 	not _image_allowed(image)
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " uses image \"", image,
+			k.container_label_at(type, i, c), " uses image \"", image,
 			"\" which is not from an allowed registry (allowed: ",
 			concat(", ", [k.to_str(r) | some r in config.allowed_registries]), "). ",
 			"Mirror the image into an allowed registry and reference it from there.",

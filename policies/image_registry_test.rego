@@ -43,7 +43,7 @@ test_disallowed_registry_message if {
 		with input.spec as {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "nginx:1.25"}]}}}}}
 		with data.auditsvc.allowed_registries as ["registry.example.com"]
 	r == {{
-		"msg": "CronJob/cj: container \"a\" uses image \"nginx:1.25\" which is not from an allowed registry (allowed: registry.example.com). Mirror the image into an allowed registry and reference it from there.",
+		"msg": "container \"a\" uses image \"nginx:1.25\" which is not from an allowed registry (allowed: registry.example.com). Mirror the image into an allowed registry and reference it from there.",
 		"field": "spec.jobTemplate.spec.template.spec.containers[0].image",
 	}}
 }

@@ -27,7 +27,7 @@ deny_ingress_without_tls contains result if {
 	count(_ingress_tls) == 0
 	result := {
 		"msg": concat("", [
-			k.resource, ": the Ingress has no spec.tls, so traffic is served over plain HTTP. ",
+			"the Ingress has no spec.tls, so traffic is served over plain HTTP. ",
 			"Add a spec.tls entry (hosts + secretName, e.g. issued by cert-manager).",
 		]),
 		"field": _ingress_tls_field,
@@ -46,7 +46,7 @@ deny_ingress_without_tls contains result if {
 	not _host_covered(host)
 	result := {
 		"msg": concat("", [
-			k.resource, ": host \"", host, "\" is not listed in any spec.tls[].hosts, ",
+			"host \"", host, "\" is not listed in any spec.tls[].hosts, ",
 			"so it is served without TLS. Add it to a spec.tls entry.",
 		]),
 		"field": concat("", ["spec.rules[", format_int(i, 10), "].host"]),

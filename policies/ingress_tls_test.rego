@@ -10,7 +10,7 @@ test_ingress_without_tls_denied if {
 		with input.metadata as {"name": "web"}
 		with input.spec as {"rules": [{"host": "web.example.com"}]}
 	r == {{
-		"msg": "Ingress/web: the Ingress has no spec.tls, so traffic is served over plain HTTP. Add a spec.tls entry (hosts + secretName, e.g. issued by cert-manager).",
+		"msg": "the Ingress has no spec.tls, so traffic is served over plain HTTP. Add a spec.tls entry (hosts + secretName, e.g. issued by cert-manager).",
 		"field": "spec",
 	}}
 }

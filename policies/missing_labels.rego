@@ -16,7 +16,7 @@ warn_missing_labels contains result if {
 	_labels_apply
 	result := {
 		"msg": concat("", [
-			k.resource, ": required label \"", label, "\" is missing or empty. ",
+			"required label \"", label, "\" is missing or empty. ",
 			"Add it under metadata.labels.",
 		]),
 		"field": _labels_field,

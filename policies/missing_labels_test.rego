@@ -9,7 +9,7 @@ test_missing_default_label_warns if {
 		with input.kind as "ConfigMap"
 		with input.metadata as {"name": "cfg", "labels": {"team": "a"}}
 	r == {{
-		"msg": "ConfigMap/cfg: required label \"app.kubernetes.io/name\" is missing or empty. Add it under metadata.labels.",
+		"msg": "required label \"app.kubernetes.io/name\" is missing or empty. Add it under metadata.labels.",
 		"field": "metadata.labels",
 	}}
 }
@@ -58,14 +58,14 @@ test_labels_null_or_false_values if {
 		with input.kind as "ConfigMap"
 		with input.metadata as {"name": "c", "labels": {"team": null, "tier": false}}
 		with data.auditsvc.required_labels as ["team", "tier"]
-	{m.msg | some m in r} == {"ConfigMap/c: required label \"team\" is missing or empty. Add it under metadata.labels."}
+	{m.msg | some m in r} == {"required label \"team\" is missing or empty. Add it under metadata.labels."}
 }
 
 test_labels_field_without_metadata if {
 	r := main.warn_missing_labels with input.apiVersion as "v1"
 		with input.kind as "Namespace"
 	r == {{
-		"msg": "Namespace/<unnamed>: required label \"app.kubernetes.io/name\" is missing or empty. Add it under metadata.labels.",
+		"msg": "required label \"app.kubernetes.io/name\" is missing or empty. Add it under metadata.labels.",
 		"field": "",
 	}}
 }

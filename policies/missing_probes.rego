@@ -25,7 +25,7 @@ warn_missing_probes contains result if {
 	not c[probe] != null
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at("containers", i, c), " has no ", probe, ". ",
+			k.container_label_at("containers", i, c), " has no ", probe, ". ",
 			"Add a ", probe, " (httpGet, tcpSocket, grpc or exec) so Kubernetes can ",
 			_probe_purpose[probe], ".",
 		]),

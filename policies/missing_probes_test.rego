@@ -15,7 +15,7 @@ test_missing_probes_warns if {
 			],
 		}}}
 	r == {{
-		"msg": "Deployment/web: container \"sidecar\" has no livenessProbe. Add a livenessProbe (httpGet, tcpSocket, grpc or exec) so Kubernetes can restart it when it hangs.",
+		"msg": "container \"sidecar\" has no livenessProbe. Add a livenessProbe (httpGet, tcpSocket, grpc or exec) so Kubernetes can restart it when it hangs.",
 		"field": "spec.template.spec.containers[1]",
 	}}
 }

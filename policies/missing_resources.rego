@@ -29,7 +29,7 @@ deny_missing_resources contains result if {
 	_blank(object.get(c, ["resources", keys[0], keys[1]], ""))
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " has no resources.", keys[0], ".", keys[1], ". ",
+			k.container_label_at(type, i, c), " has no resources.", keys[0], ".", keys[1], ". ",
 			"Set resources.", keys[0], ".", keys[1], " (e.g. from observed usage) so the pod is scheduled and bounded predictably.",
 		]),
 		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", _resource_suffix(c, keys[0], keys[1])]),

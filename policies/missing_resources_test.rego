@@ -25,7 +25,7 @@ test_missing_resources_message if {
 		with input.metadata as {"name": "p"}
 		with input.spec as {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}
 	r == {{
-		"msg": "Pod/p: container \"a\" has no resources.limits.memory. Set resources.limits.memory (e.g. from observed usage) so the pod is scheduled and bounded predictably.",
+		"msg": "container \"a\" has no resources.limits.memory. Set resources.limits.memory (e.g. from observed usage) so the pod is scheduled and bounded predictably.",
 		"field": "spec.containers[0].resources",
 	}}
 }

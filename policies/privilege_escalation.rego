@@ -19,7 +19,7 @@ deny_privilege_escalation contains result if {
 	v := object.get(c, ["securityContext", "allowPrivilegeEscalation"], null)
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " ", _ape_problem(v),
+			k.container_label_at(type, i, c), " ", _ape_problem(v),
 			", so setuid binaries can gain more privileges than the process. ",
 			"Set securityContext.allowPrivilegeEscalation: false.",
 		]),

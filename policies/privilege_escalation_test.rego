@@ -12,7 +12,7 @@ test_privilege_escalation_unset_denied if {
 			{"name": "bad", "securityContext": {"runAsNonRoot": true}},
 		]}}}
 	r == {{
-		"msg": "Deployment/web: container \"bad\" does not set securityContext.allowPrivilegeEscalation, so setuid binaries can gain more privileges than the process. Set securityContext.allowPrivilegeEscalation: false.",
+		"msg": "container \"bad\" does not set securityContext.allowPrivilegeEscalation, so setuid binaries can gain more privileges than the process. Set securityContext.allowPrivilegeEscalation: false.",
 		"field": "spec.template.spec.containers[1].securityContext",
 	}}
 }

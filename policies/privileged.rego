@@ -17,7 +17,7 @@ deny_privileged contains result if {
 	c.securityContext.privileged == true
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c),
+			k.container_label_at(type, i, c),
 			" runs privileged, which gives it full access to the node. ",
 			"Remove securityContext.privileged or set it to false.",
 		]),

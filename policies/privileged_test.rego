@@ -14,7 +14,7 @@ test_privileged_container_denied if {
 	count(r) == 1
 	some m in r
 	m.field == "spec.template.spec.containers[1].securityContext.privileged"
-	contains(m.msg, "Deployment/web")
+	startswith(m.msg, "container \"bad\" runs privileged")
 	contains(m.msg, "\"bad\"")
 }
 
@@ -26,7 +26,7 @@ test_privileged_init_container_in_cronjob_denied if {
 			"containers": [{"name": "main"}],
 		}}}}}
 	r == {{
-		"msg": "CronJob/nightly: init container \"setup\" runs privileged, which gives it full access to the node. Remove securityContext.privileged or set it to false.",
+		"msg": "init container \"setup\" runs privileged, which gives it full access to the node. Remove securityContext.privileged or set it to false.",
 		"field": "spec.jobTemplate.spec.template.spec.initContainers[0].securityContext.privileged",
 	}}
 }
@@ -60,7 +60,7 @@ test_privileged_ephemeral_unnamed_container_denied if {
 		with input.metadata as {"name": "p"}
 		with input.spec as {"containers": ["not-a-container", {"name": "a"}], "ephemeralContainers": [{"securityContext": {"privileged": true}}]}
 	r == {{
-		"msg": "Pod/p: ephemeral container \"#0\" runs privileged, which gives it full access to the node. Remove securityContext.privileged or set it to false.",
+		"msg": "ephemeral container \"#0\" runs privileged, which gives it full access to the node. Remove securityContext.privileged or set it to false.",
 		"field": "spec.ephemeralContainers[0].securityContext.privileged",
 	}}
 }

@@ -39,7 +39,7 @@ _run_as_non_root_suffix(c) := ".securityContext.runAsNonRoot" if {
 	_ = c.securityContext
 } else := ""
 
-_root_msg(type, i, c, detail) := concat("", [k.resource, ": ", k.container_label_at(type, i, c), detail])
+_root_msg(type, i, c, detail) := concat("", [k.container_label_at(type, i, c), detail])
 
 # Five bodies, one per case; the first is annotated for all of them.
 

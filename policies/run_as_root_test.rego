@@ -11,7 +11,7 @@ test_run_as_non_root_missing_denied if {
 	count(r) == 1
 	some m in r
 	m.field == "spec.template.spec.containers[0]"
-	contains(m.msg, "Deployment/web: container \"app\" may run as root")
+	startswith(m.msg, "container \"app\" may run as root")
 }
 
 test_pod_level_run_as_non_root_allowed if {
@@ -36,7 +36,7 @@ test_container_level_overrides_pod_level_false if {
 			],
 		}
 	r == {{
-		"msg": "Pod/p: container \"bad\" may run as root: pod-level securityContext.runAsNonRoot is false. Set securityContext.runAsNonRoot: true.",
+		"msg": "container \"bad\" may run as root: pod-level securityContext.runAsNonRoot is false. Set securityContext.runAsNonRoot: true.",
 		"field": "spec.securityContext.runAsNonRoot",
 	}}
 }
@@ -84,7 +84,7 @@ test_init_container_in_cronjob_denied if {
 			"containers": [{"name": "main", "securityContext": {"runAsNonRoot": true}}],
 		}}}}}
 	r == {{
-		"msg": "CronJob/cj: init container \"setup\" may run as root: securityContext.runAsNonRoot is not set in the container or the pod. Set securityContext.runAsNonRoot: true (and a non-zero runAsUser) in the pod or container.",
+		"msg": "init container \"setup\" may run as root: securityContext.runAsNonRoot is not set in the container or the pod. Set securityContext.runAsNonRoot: true (and a non-zero runAsUser) in the pod or container.",
 		"field": "spec.jobTemplate.spec.template.spec.initContainers[0].securityContext",
 	}}
 }

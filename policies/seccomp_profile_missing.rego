@@ -22,7 +22,7 @@ warn_seccomp_profile_missing contains result if {
 	not c.securityContext.seccompProfile.type != ""
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " has no seccomp profile. ",
+			k.container_label_at(type, i, c), " has no seccomp profile. ",
 			"Set securityContext.seccompProfile.type: RuntimeDefault in the pod spec ",
 			"(or in the container).",
 		]),

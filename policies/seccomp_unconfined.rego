@@ -14,7 +14,7 @@ deny_seccomp_unconfined contains result if {
 	k.pod_spec.securityContext.seccompProfile.type == "Unconfined"
 	result := {
 		"msg": concat("", [
-			k.resource, ": the pod disables seccomp (securityContext.seccompProfile.type: Unconfined). ",
+			"the pod disables seccomp (securityContext.seccompProfile.type: Unconfined). ",
 			"Use type RuntimeDefault (or Localhost with a reviewed profile).",
 		]),
 		"field": concat("", [k.pod_spec_path, ".securityContext.seccompProfile.type"]),
@@ -28,7 +28,7 @@ deny_seccomp_unconfined contains result if {
 	c.securityContext.seccompProfile.type == "Unconfined"
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c),
+			k.container_label_at(type, i, c),
 			" disables seccomp (securityContext.seccompProfile.type: Unconfined). ",
 			"Use type RuntimeDefault (or Localhost with a reviewed profile).",
 		]),

@@ -21,7 +21,7 @@ deny_service_type contains result if {
 	effect := _exposing_service_type(t)
 	result := {
 		"msg": concat("", [
-			k.resource, ": type ", t, " ", effect, ", exposing the service outside the cluster ",
+			"type ", t, " ", effect, ", exposing the service outside the cluster ",
 			"without the platform ingress controls. Use type ClusterIP behind an Ingress/Gateway, ",
 			"or request a waiver if direct exposure is intended.",
 		]),

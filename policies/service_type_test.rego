@@ -10,7 +10,7 @@ test_load_balancer_denied if {
 		with input.metadata as {"name": "web"}
 		with input.spec as {"type": "LoadBalancer", "ports": [{"port": 80}]}
 	r == {{
-		"msg": "Service/web: type LoadBalancer provisions an external load balancer, exposing the service outside the cluster without the platform ingress controls. Use type ClusterIP behind an Ingress/Gateway, or request a waiver if direct exposure is intended.",
+		"msg": "type LoadBalancer provisions an external load balancer, exposing the service outside the cluster without the platform ingress controls. Use type ClusterIP behind an Ingress/Gateway, or request a waiver if direct exposure is intended.",
 		"field": "spec.type",
 	}}
 }

@@ -38,7 +38,7 @@ deny_unencrypted_secret contains result if {
 	count(values) > 0
 	result := {
 		"msg": concat("", [
-			k.resource, ": Secret values in ", section, " are committed unencrypted ",
+			"Secret values in ", section, " are committed unencrypted ",
 			"(the file has no SOPS metadata; base64 is an encoding, not encryption). ",
 			"Encrypt it with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$' -i FILE) ",
 			"or replace it with a SealedSecret/ExternalSecret.",
@@ -59,7 +59,7 @@ deny_unencrypted_secret contains result if {
 	not _sops_value(value)
 	result := {
 		"msg": concat("", [
-			k.resource, ": value ", section, ".", key, " is not SOPS-encrypted although the file ",
+			"value ", section, ".", key, " is not SOPS-encrypted although the file ",
 			"has SOPS metadata. Fix encrypted_regex/unencrypted_suffix in .sops.yaml and re-encrypt.",
 		]),
 		"field": _key_field(section, key),

@@ -11,7 +11,7 @@ test_plain_secret_denied if {
 		with input.type as "Opaque"
 		with input.data as {"password": "aHVudGVyMg=="}
 	r == {{
-		"msg": "Secret/db: Secret values in data are committed unencrypted (the file has no SOPS metadata; base64 is an encoding, not encryption). Encrypt it with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$' -i FILE) or replace it with a SealedSecret/ExternalSecret.",
+		"msg": "Secret values in data are committed unencrypted (the file has no SOPS metadata; base64 is an encoding, not encryption). Encrypt it with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$' -i FILE) or replace it with a SealedSecret/ExternalSecret.",
 		"field": "data",
 	}}
 }

@@ -31,7 +31,7 @@ deny_unpinned_helm_chart contains result if {
 	not _exact_version(v)
 	result := {
 		"msg": concat("", [
-			k.resource, ": chart ", _chart_name, " ", _version_problem(v),
+			"chart ", _chart_name, " ", _version_problem(v),
 			", so chart upgrades are deployed without a reviewed Git change. ",
 			"Set spec.chart.spec.version to an exact version (e.g. \"1.4.2\").",
 		]),

@@ -13,7 +13,7 @@ test_helmrelease_without_version_denied if {
 			"sourceRef": {"kind": "HelmRepository", "name": "podinfo"},
 		}}}
 	r == {{
-		"msg": "HelmRelease/podinfo: chart \"podinfo\" has no spec.chart.spec.version (Flux then uses \"*\", the latest version), so chart upgrades are deployed without a reviewed Git change. Set spec.chart.spec.version to an exact version (e.g. \"1.4.2\").",
+		"msg": "chart \"podinfo\" has no spec.chart.spec.version (Flux then uses \"*\", the latest version), so chart upgrades are deployed without a reviewed Git change. Set spec.chart.spec.version to an exact version (e.g. \"1.4.2\").",
 		"field": "spec.chart.spec",
 	}}
 }

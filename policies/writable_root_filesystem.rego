@@ -18,7 +18,7 @@ warn_writable_root_filesystem contains result if {
 	not c.securityContext.readOnlyRootFilesystem == true
 	result := {
 		"msg": concat("", [
-			k.resource, ": ", k.container_label_at(type, i, c), " has a writable root filesystem. ",
+			k.container_label_at(type, i, c), " has a writable root filesystem. ",
 			"Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where writes are needed.",
 		]),
 		"field": concat("", [k.pod_spec_path, ".", type, "[", format_int(i, 10), "]", _read_only_root_suffix(c)]),

@@ -7,9 +7,9 @@
 # compiled policy code, used or not (see policies/README.md, "Writing fast
 # rules"). Rules (no arguments) are computed once per document and cached;
 # functions run at every call. The hot-path helpers are rules that build no
-# strings (`pod_spec`, `container_lists`); the string helpers (`resource`,
-# `pod_spec_path`, `container_label_at`) are for the message of a violation
-# that already matched.
+# strings (`pod_spec`, `container_lists`); the string helpers (`pod_spec_path`,
+# `container_label_at`) are for the message of a violation that already
+# matched. Messages do not name the resource: auditsvc reports it beside them.
 #
 # NOTE (regopy/rego-cpp 1.5.2): sprintf("...%s...", [x]) wraps some computed
 # strings in quotes and ignores %q, so build strings with concat() and
@@ -22,17 +22,6 @@
 package lib.kubernetes
 
 import rego.v1
-
-# "Deployment/web" -- use it as the prefix of every message.
-resource := concat("/", [to_str(_kind), to_str(_name)])
-
-_kind := x if {
-	x := input.kind
-} else := ""
-
-_name := x if {
-	x := input.metadata.name
-} else := "<unnamed>"
 
 # Any value as a string (for messages).
 to_str(x) := x if {

@@ -49,8 +49,3 @@ test_container_label_at if {
 	k.container_label_at("containers", 3, {"image": "x"}) == "container \"#3\""
 	k.container_label_at("containers", 0, {"name": 7}) == "container \"7\""
 }
-
-test_resource_name if {
-	k.resource == "Deployment/web" with input.kind as "Deployment" with input.metadata as {"name": "web"}
-	k.resource == "ConfigMap/<unnamed>" with input.kind as "ConfigMap" with input.metadata as {"generateName": "x-"}
-}
