@@ -173,6 +173,150 @@ def hook_post_receive(config_path: str | None) -> None:
     sys.exit(post_receive(settings_from(config_path), os.environ, sys.stdin, sys.stderr))
 
 
+_DB_HELP = "Audit log URL (default: config db, AUDITSVC_DB)."
+_FORMAT = click.option("-o", "--output", type=click.Choice(("text", "json")), default="text", show_default=True)
+
+
+def _emit(output: str, value: Any, text: str) -> None:
+    import json
+
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False) if output == "json" else text, nl=output == "json")
+
+
+@cli.command()
+@click.argument("resource", required=False)
+@click.option("--path", help="History of the resources in this file instead (renames included).")
+@click.option("--api-version", help="Only this apiVersion (default: any).")
+@click.option("--repo", help="Only this repository.")
+@click.option("--db", help=_DB_HELP)
+@_FORMAT
+@config_option
+def history(
+    resource: str | None, path: str | None, api_version: str | None, repo: str | None, db: str | None, output: str,
+    config_path: str | None,
+) -> None:
+    """Every recorded change of RESOURCE (KIND/NAMESPACE/NAME, or KIND/NAME when cluster-scoped), oldest first.
+
+    Each change shows its time (push time; commit time for imported history), commit, author and
+    pusher, operation, resource, file and field diff.
+    """
+    from auditsvc import queries
+
+    if bool(resource) == bool(path):
+        raise click.UsageError("give either KIND/NAMESPACE/NAME (or KIND/NAME) or --path FILE")
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        if path:
+            found = queries.history_by_path(log, path, repo=repo)
+            empty = f"no changes recorded for {path}"
+        else:
+            kind, namespace, name = queries.parse_resource(resource or "")
+            found = queries.history(log, kind, namespace, name, api_version=api_version, repo=repo)
+            empty = f"no changes recorded for {resource}"
+    _emit(output, [c.to_dict() for c in found], queries.render_changes(found, empty))
+
+
+@cli.command()
+@click.option("--actor", help="Pusher or author: name or email (case-insensitive).")
+@click.option("--kind", help="Resource kind, e.g. Deployment.")
+@click.option("--namespace", help="Resource namespace (\"\" for cluster-scoped resources).")
+@click.option("--repo", help="Repository name.")
+@click.option("--ref", help="Ref: refs/heads/main, or a branch or tag name.")
+@click.option("--field", help="Changed field or a parent of it: spec.replicas, spec.template.spec.containers[*].image.")
+@click.option("--since", help="From this time on: 7d, 12h, 2026-01-31 or ISO-8601 (UTC unless an offset is given).")
+@click.option("--until", help="Up to this time (a date includes that whole day); same forms as --since.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="At most this many, newest first.")
+@click.option("--db", help=_DB_HELP)
+@_FORMAT
+@config_option
+def changes(db: str | None, output: str, config_path: str | None, **filters: Any) -> None:
+    """Recorded changes matching every filter given, newest first."""
+    from auditsvc import queries
+
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        found = queries.changes(log, **filters)
+    _emit(output, [c.to_dict() for c in found], queries.render_changes(found, "no matching changes"))
+
+
+@cli.command()
+@click.argument("commit")
+@click.option("--db", help=_DB_HELP)
+@_FORMAT
+@config_option
+def show(commit: str, db: str | None, output: str, config_path: str | None) -> None:
+    """Everything recorded for COMMIT (4+ hex digits): push decisions, overrides, changes."""
+    from auditsvc import queries
+
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        record = queries.show(log, commit)
+    _emit(output, record.to_dict(), queries.render_show(record))
+
+
+@cli.command()
+@click.option("--at", "at", required=True, help="A time (ISO-8601, 2026-01-31, 7d) or a commit id.")
+@click.option("--repo", help="Only this repository.")
+@click.option("--ref", help="Only this ref (refs/heads/main, or a branch or tag name).")
+@click.option("--db", help=_DB_HELP)
+@_FORMAT
+@config_option
+def state(at: str, repo: str | None, ref: str | None, db: str | None, output: str, config_path: str | None) -> None:
+    """The desired state as of a time or a commit: every resource's last version then, per repo and ref.
+
+    Deleted resources are left out. -o json includes each resource's contents.
+    """
+    from auditsvc import queries
+
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        found = queries.state(log, at, repo=repo, ref=ref)
+    _emit(output, found.to_dict(), queries.render_state(found))
+
+
+@cli.command("import")
+@click.argument("git_dir", type=click.Path(file_okay=False))
+@click.option("--ref", "refs", multiple=True, help="Ref to import (repeatable; default: every branch).")
+@click.option("--repo", help="Repository name to record (default: as the hook names it, from the directory).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Commits per transaction.")
+@click.option("--db", help=_DB_HELP)
+@_FORMAT
+@config_option
+def import_command(
+    git_dir: str, refs: tuple[str, ...], repo: str | None, batch_size: int, db: str | None, output: str,
+    config_path: str | None,
+) -> None:
+    """Record the existing history of GIT_DIR as change events (pusher unknown), plus import provenance.
+
+    Idempotent and resumable: commits already recorded (by pushes or an earlier, possibly
+    interrupted, import) add nothing.
+    """
+    from auditsvc.audit import SqliteAuditLog
+    from auditsvc.importer import import_history
+
+    settings = settings_from(config_path, db=db)
+    bar: Any = None
+    shown = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar, shown
+        if not sys.stderr.isatty() or not total:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="importing commits", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - shown)
+        shown = done
+
+    try:
+        with SqliteAuditLog.open(settings.db) as log:
+            result = import_history(log, git_dir, settings, refs=refs, repo=repo, batch_size=batch_size, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    _emit(output, result.to_dict(), f"{result}\n")
+
+
 def existing_log(settings: Settings) -> Any:
     """The audit log named by the settings; an error (not a new empty log) when it does not exist."""
     from auditsvc.audit import SqliteAuditLog
