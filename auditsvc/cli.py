@@ -213,7 +213,7 @@ def history(
             kind, namespace, name = queries.parse_resource(resource or "")
             found = queries.history(log, kind, namespace, name, api_version=api_version, repo=repo)
             empty = f"no changes recorded for {resource}"
-    _emit(output, [c.to_dict() for c in found], queries.render_changes(found, empty))
+        _emit(output, [c.to_dict() for c in found] if output == "json" else None, queries.render_changes(found, empty))
 
 
 @cli.command()
@@ -236,7 +236,7 @@ def changes(db: str | None, output: str, config_path: str | None, **filters: Any
     settings = settings_from(config_path, db=db)
     with existing_log(settings) as log:
         found = queries.changes(log, **filters)
-    _emit(output, [c.to_dict() for c in found], queries.render_changes(found, "no matching changes"))
+        _emit(output, [c.to_dict() for c in found] if output == "json" else None, queries.render_changes(found, "no matching changes"))
 
 
 @cli.command()
@@ -251,7 +251,7 @@ def show(commit: str, db: str | None, output: str, config_path: str | None) -> N
     settings = settings_from(config_path, db=db)
     with existing_log(settings) as log:
         record = queries.show(log, commit)
-    _emit(output, record.to_dict(), queries.render_show(record))
+        _emit(output, record.to_dict(), queries.render_show(record))
 
 
 @cli.command()
@@ -271,7 +271,7 @@ def state(at: str, repo: str | None, ref: str | None, db: str | None, output: st
     settings = settings_from(config_path, db=db)
     with existing_log(settings) as log:
         found = queries.state(log, at, repo=repo, ref=ref)
-    _emit(output, found.to_dict(), queries.render_state(found))
+        _emit(output, found.to_dict(), queries.render_state(found))
 
 
 @cli.command("import")

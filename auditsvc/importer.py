@@ -9,7 +9,8 @@ recorded adds nothing — with the pusher {"name": None, "source": "import", "au
 False}. Commits are processed oldest first in batches (one transaction each): a killed import
 resumes where it stopped when run again, and commits that already have change events are not
 diffed again. Then one `import` event per ref (key import:<repo>:<ref>:<tip>, so a re-run adds
-nothing) and a signed checkpoint.
+nothing) and a signed checkpoint. The query index (auditsvc.queries) is brought up to date
+after each batch.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def import_history(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Record the history reachable from refs; progress(done, total) is called with commit counts."""
-    from auditsvc.queries import _connection  # our read connection to the log's file
+    from auditsvc.queries import _connection, refresh_index  # our connection to the log's file
 
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -165,6 +166,7 @@ def import_history(
             size = log.size()
             seqs = log.append(events)
             recorded += sum(1 for s in set(seqs) if s > size)
+            refresh_index(log)  # keep the query index up to date as we go: the first query is not kept waiting
         if progress:
             progress(min(start + batch_size, total), total)
     summaries = []

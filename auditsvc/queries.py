@@ -12,15 +12,19 @@ time stands in. `since`, `until`, `state --at` and the order of results use this
 in the results), then seq.
 
 The index. Queries read derived tables kept in the log's SQLite file beside the events:
-`change_index` (one row per change event: resource, path, commit, ref, op, time), with
-`change_index_actors` (pusher name/email and author name/email, lowercased),
-`change_index_fields` (diff paths, also with list indices generalised to [*]),
-`change_index_commits` (the commits a push brought besides its tip, from body.commits;
-the events table indexes each event's own commit) and `change_index_meta` (the last indexed seq, the index version). They are
-derived data: rebuildable from the events at any time (`rebuild_index`), not part of the
-tamper-evident Merkle tree and without append-only triggers; `auditsvc verify` checks the
-events they are derived from. Before each query the events appended since the last indexed seq
-are indexed (two point reads when there are none), a chunk per write transaction.
+`change_index_streams` (one row per resource per repo, ref and apiVersion), `change_index`
+(one row per change event, clustered by stream and time: what a listing shows, with the diff
+when it is short), `change_index_actors` (pusher name/email and author name/email,
+lowercased), `change_index_fields` (diff paths, also with list indices generalised to [*]),
+`change_index_commits` (the commits a push brought besides its tip; the events table already
+indexes each event's own commit) and `change_index_meta` (index version, last indexed seq).
+They are derived data, rebuildable from the events at any time (`rebuild_index`): not part of
+the tamper-evident Merkle tree and without append-only triggers; `auditsvc verify` checks the
+events they are derived from, and `rebuild_index` replaces anything done to them by hand.
+Before each query the events appended since the last indexed seq are indexed (two point reads
+when there are none), in write transactions of about a second at most, so hooks waiting for
+the write lock are not held up; the first query on a large log that was never indexed builds
+the whole index (about 100 s per million change events measured here).
 
 Limits. Change events are keyed by commit and name the ref that first brought the commit, so a
 ref fast-forwarded onto commits another ref brought has no changes of its own under that ref
@@ -33,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import os
 import re
 import sqlite3
 import time
@@ -43,7 +48,7 @@ from typing import Any
 from auditsvc.audit.log import Event
 from auditsvc.errors import AuditError, ConfigError
 
-INDEX_VERSION = "5"
+INDEX_VERSION = "6"
 DEFAULT_LIMIT = 100
 _CHUNK = 10_000  # events indexed per write transaction at first
 _MAX_CHUNK = 200_000
@@ -91,7 +96,8 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS change_index_old_path ON change_index (old_path) WHERE old_path IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS change_index_at ON change_index (at, seq)",  # changes, newest first
     """CREATE TABLE IF NOT EXISTS change_index_actors (
-        actor TEXT NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (actor, at, seq)
+        actor TEXT NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL, rid INTEGER NOT NULL,
+        PRIMARY KEY (actor, at, seq)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS change_index_fields (
         field TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (field, seq)
@@ -107,7 +113,7 @@ _TABLES = (
 
 # Each chunk of events is read once (one JSON parse per event) into a temporary table.
 _CHUNK_TABLE = """CREATE TEMP TABLE IF NOT EXISTS change_index_chunk (
-    seq INTEGER PRIMARY KEY, kind, namespace, name, repo, ref, api_version, at, "commit", path, old_path, op,
+    seq INTEGER PRIMARY KEY, rid INTEGER, kind, namespace, name, repo, ref, api_version, at, "commit", path, old_path, op,
     actor, actor_email, author, author_email, committer_time, recorded_at, imported, diff)"""
 _PATHS = (
     "$.resource.kind", "$.resource.namespace", "$.resource.name", "$.resource.apiVersion", "$.path", "$.old_path",
@@ -120,7 +126,7 @@ WITH x AS MATERIALIZED (
     FROM events WHERE seq > ? AND seq <= ? AND type = 'change'
 )
 INSERT INTO temp.change_index_chunk
-SELECT seq, COALESCE(v ->> 0, ''), COALESCE(v ->> 1, ''), COALESCE(v ->> 2, ''), COALESCE(repo, ''), COALESCE(ref, ''),
+SELECT seq, NULL, COALESCE(v ->> 0, ''), COALESCE(v ->> 1, ''), COALESCE(v ->> 2, ''), COALESCE(repo, ''), COALESCE(ref, ''),
        COALESCE(v ->> 3, ''),
        CASE WHEN v ->> 9 = 'import' THEN COALESCE(auditsvc_time(v ->> 12), auditsvc_time(recorded_at))
             ELSE auditsvc_time(recorded_at) END,
@@ -133,20 +139,23 @@ _INDEX_STREAMS = """
 INSERT OR IGNORE INTO change_index_streams (kind, namespace, name, repo, ref, api_version)
 SELECT DISTINCT kind, namespace, name, repo, ref, api_version FROM temp.change_index_chunk
 """
+_CHUNK_STREAMS = """
+UPDATE temp.change_index_chunk AS c SET rid = s.rid FROM change_index_streams s
+WHERE s.kind = c.kind AND s.namespace = c.namespace AND s.name = c.name AND s.repo = c.repo
+  AND s.ref = c.ref AND s.api_version = c.api_version
+"""
 _INDEX_CHANGES = f"""
 INSERT OR IGNORE INTO change_index (
     rid, at, seq, "commit", path, old_path, op, actor, author, author_email, committer_time, recorded_at, imported, diff)
-SELECT s.rid, c.at, c.seq, c."commit", c.path, c.old_path, c.op, c.actor, c.author, c.author_email,
+SELECT c.rid, c.at, c.seq, c."commit", c.path, c.old_path, c.op, c.actor, c.author, c.author_email,
        c.committer_time, c.recorded_at, c.imported, CASE WHEN length(c.diff) <= {_DIFF_INLINE} THEN c.diff END
-FROM temp.change_index_chunk c JOIN change_index_streams s
-  ON s.kind = c.kind AND s.namespace = c.namespace AND s.name = c.name AND s.repo = c.repo
-     AND s.ref = c.ref AND s.api_version = c.api_version
+FROM temp.change_index_chunk c
 ORDER BY 1, 2, 3
 """
 # Identities of a change (pusher name/email, author name/email), lowercased, one row each.
 _INDEX_ACTORS = """
-INSERT OR IGNORE INTO change_index_actors (actor, at, seq)
-SELECT lower(j.value), c.at, c.seq
+INSERT OR IGNORE INTO change_index_actors (actor, at, seq, rid)
+SELECT lower(j.value), c.at, c.seq, c.rid
 FROM temp.change_index_chunk c, json_each(json_array(c.actor, c.actor_email, c.author, c.author_email)) j
 WHERE j.type = 'text' AND j.value <> ''
 ORDER BY 1, 2, 3
@@ -244,15 +253,24 @@ def _star(path: str | None) -> str | None:
 
 # --- the index --------------------------------------------------------------------------------
 
-_connections: weakref.WeakKeyDictionary[Any, sqlite3.Connection] = weakref.WeakKeyDictionary()
+class _Connection(sqlite3.Connection):
+    """Our connection to the log's file, with the streams (rid -> resource, repo, ref) it has seen."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.streams: dict[int, tuple[str, str, str, str, str, str]] = {}
+        self.generation: str | None = None  # of the index the streams come from
 
 
-def _connection(log: Any) -> sqlite3.Connection:
+_connections: weakref.WeakKeyDictionary[Any, _Connection] = weakref.WeakKeyDictionary()
+
+
+def _connection(log: Any) -> _Connection:
     """Our own connection to the log's file (autocommit; explicit transactions), one per log object."""
     conn = _connections.get(log)
     if conn is None:
         try:
-            conn = sqlite3.connect(str(log.path), isolation_level=None)
+            conn = sqlite3.connect(str(log.path), isolation_level=None, factory=_Connection)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             # Only derived data is written here; NORMAL still syncs the WAL at checkpoints.
@@ -284,9 +302,26 @@ def _begin(conn: sqlite3.Connection, log: Any) -> None:
         raise AuditError(f"cannot update the query index in {log.path}: {err}") from None
 
 
-def _ensure_schema(conn: sqlite3.Connection, log: Any) -> None:
-    if _meta(conn, "version") == INDEX_VERSION:
-        return
+_STATUS = (
+    "SELECT (SELECT value FROM change_index_meta WHERE key = 'version'), "
+    "(SELECT value FROM change_index_meta WHERE key = 'generation'), "
+    "(SELECT value FROM change_index_meta WHERE key = 'last_seq'), "
+    "(SELECT COALESCE(MAX(seq), 0) FROM events)"
+)
+
+
+def _status(conn: _Connection) -> tuple[str | None, str | None, int, int]:
+    """(index version, generation, last indexed seq, last seq of the log), in one statement."""
+    try:
+        version, generation, last, top = conn.execute(_STATUS).fetchone()
+    except sqlite3.OperationalError as err:
+        if "no such table" not in str(err):
+            raise
+        return None, None, 0, conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+    return version, generation, int(last or 0), top
+
+
+def _create_schema(conn: _Connection, log: Any) -> None:
     _begin(conn, log)
     try:
         if _meta(conn, "version") != INDEX_VERSION:  # new, or written by another version: rebuild
@@ -294,7 +329,10 @@ def _ensure_schema(conn: sqlite3.Connection, log: Any) -> None:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 conn.execute(statement)
-            conn.execute("INSERT INTO change_index_meta (key, value) VALUES ('version', ?), ('last_seq', '0')", [INDEX_VERSION])
+            conn.execute(
+                "INSERT INTO change_index_meta (key, value) VALUES ('version', ?), ('last_seq', '0'), ('generation', ?)",
+                [INDEX_VERSION, os.urandom(8).hex()],
+            )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -305,9 +343,13 @@ def refresh_index(log: Any) -> int:
     """Index the events appended since the last indexed seq; returns how many events were read."""
     conn = _connection(log)
     try:
-        _ensure_schema(conn, log)
-        last = int(_meta(conn, "last_seq") or 0)
-        top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        version, generation, last, top = _status(conn)
+        if version != INDEX_VERSION:
+            _create_schema(conn, log)
+            version, generation, last, top = _status(conn)
+        if generation != conn.generation:  # rebuilt (here or by another process): stream ids changed
+            conn.streams.clear()
+            conn.generation = generation
         done = 0
         chunk = _CHUNK
         while last < top:
@@ -320,7 +362,7 @@ def refresh_index(log: Any) -> int:
                     conn.execute(_CHUNK_TABLE)
                     conn.execute("DELETE FROM temp.change_index_chunk")
                     conn.execute(_READ_CHUNK, [last, high])
-                    for statement in (_INDEX_STREAMS, _INDEX_CHANGES, _INDEX_ACTORS, _INDEX_FIELDS):
+                    for statement in (_INDEX_STREAMS, _CHUNK_STREAMS, _INDEX_CHANGES, _INDEX_ACTORS, _INDEX_FIELDS):
                         conn.execute(statement)
                     conn.execute(_INDEX_COMMITS, [last, high])
                     conn.execute("DELETE FROM temp.change_index_chunk")
@@ -354,7 +396,7 @@ def rebuild_index(log: Any) -> int:
     return refresh_index(log)
 
 
-def _ready(log: Any) -> sqlite3.Connection:
+def _ready(log: Any) -> _Connection:
     refresh_index(log)
     return _connection(log)
 
@@ -390,50 +432,52 @@ class Change:
     from the log on first use, so use those while the log is open.
     """
 
-    __slots__ = ("_row", "_conn", "_body", "_diff")
+    __slots__ = ("_row", "_stream", "_conn", "_body", "_diff")
 
-    def __init__(self, row: Sequence[Any], conn: sqlite3.Connection) -> None:
+    def __init__(self, row: Sequence[Any], stream: Sequence[str], conn: sqlite3.Connection) -> None:
         self._row = row  # the columns of _SELECT
+        self._stream = stream  # kind, namespace, name, repo, ref, apiVersion
         self._conn = conn
         self._body: dict[str, Any] | None = None
         self._diff: list[dict[str, Any]] | None = None
 
-    seq = property(lambda self: self._row[0], doc="the event's seq in the log")
-    recorded_at = property(lambda self: self._row[1], doc="when the log recorded the change (post-receive, or the import)")
-    repo = property(lambda self: self._row[2] or None)
-    ref = property(lambda self: self._row[3] or None, doc="the ref that first brought the commit")
-    commit = property(lambda self: self._row[4] or None)
-    op = property(lambda self: self._row[5], doc="created, modified, renamed or deleted")
-    path = property(lambda self: self._row[10], doc="the file after the change (for deleted: the file it left)")
-    old_path = property(lambda self: self._row[11], doc="the file before a rename")
-    pusher_name = property(lambda self: self._row[12])
-    author_name = property(lambda self: self._row[13])
-    author_email = property(lambda self: self._row[14])
-    committed_at = property(lambda self: self._row[15], doc="the committer time")
-    imported = property(lambda self: bool(self._row[16]), doc="recorded by `auditsvc import`, pusher unknown")
+    seq = property(lambda self: self._row[1], doc="the event's seq in the log")
+    recorded_at = property(lambda self: self._row[2], doc="when the log recorded the change (post-receive, or the import)")
+    commit = property(lambda self: self._row[3] or None)
+    op = property(lambda self: self._row[4], doc="created, modified, renamed or deleted")
+    path = property(lambda self: self._row[5], doc="the file after the change (for deleted: the file it left)")
+    old_path = property(lambda self: self._row[6], doc="the file before a rename")
+    pusher_name = property(lambda self: self._row[7])
+    author_name = property(lambda self: self._row[8])
+    author_email = property(lambda self: self._row[9])
+    committed_at = property(lambda self: self._row[10], doc="the committer time")
+    imported = property(lambda self: bool(self._row[11]), doc="recorded by `auditsvc import`, pusher unknown")
+    repo = property(lambda self: self._stream[3] or None)
+    ref = property(lambda self: self._stream[4] or None, doc="the ref that first brought the commit")
 
     @property
     def resource(self) -> dict[str, str]:
-        row = self._row
-        return {"apiVersion": row[6], "kind": row[7], "namespace": row[8], "name": row[9]}
+        kind, namespace, name, _, _, api_version = self._stream
+        return {"apiVersion": api_version, "kind": kind, "namespace": namespace, "name": name}
 
     @property
     def diff(self) -> list[dict[str, Any]]:
         """[{path, op, old, new}]; a long diff is not in the index: it is read from the event."""
         if self._diff is None:
-            text = self._row[17]
+            text = self._row[12]
             self._diff = json.loads(text) if text is not None else self.body.get("diff") or []
         return self._diff
 
     @property
     def time(self) -> str:
         """When it landed: the push time, or the commit time for imported history."""
-        return (self._row[15] or self._row[1]) if self._row[16] else self._row[1]
+        row = self._row
+        return (row[10] or row[2]) if row[11] else row[2]
 
     @property
     def pushed_at(self) -> str | None:
         """When post-receive recorded it; None for imported history (its push time is unknown)."""
-        return None if self._row[16] else self._row[1]
+        return None if self._row[11] else self._row[2]
 
     @property
     def body(self) -> dict[str, Any]:
@@ -470,7 +514,7 @@ class Change:
         return self.body.get("after")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Change) and self._row[:2] == other._row[:2]
+        return isinstance(other, Change) and self._row[1:3] == other._row[1:3]
 
     def __hash__(self) -> int:
         return hash(self.seq)
@@ -518,24 +562,26 @@ class Change:
         """2026-11-27T05:10:02Z  3f2a1c9e  ada@example.com (pushed by alice)  modified  Deployment/shop/web  apps/web.yaml  spec...: a -> b"""
         where = f"{self.old_path} -> {self.path}" if self.old_path and self.old_path != self.path else self.path
         parts = [_seconds(self.time), (self.commit or "-")[:8], self.actor, self.op, self.label, where]
-        if self.diff:
-            shown = [describe_field(d) for d in self.diff[:max_diffs]]
-            more = len(self.diff) - max_diffs
+        diff = self.diff
+        if diff:
+            shown = [describe_field(d) for d in diff[:max_diffs]]
+            more = len(diff) - max_diffs
             parts.append("; ".join(shown) + (f" (+{more} more)" if more > 0 else ""))
         return "  ".join(parts)
 
 
 _BARE = re.compile(r"^[^\s\"'{}\[\],#&*!|>%@`]+$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(inf|infinity|nan)$", re.IGNORECASE)
+_WORDS = frozenset(("true", "false", "null", "~", "yes", "no", "on", "off"))
 
 
 def _value(value: Any, width: int = 60) -> str:
-    if isinstance(value, str) and _BARE.match(value) and value not in ("true", "false", "null", "~"):
-        try:
-            float(value)
-        except ValueError:
-            text = value
-        else:
-            text = json.dumps(value)
+    """A value for people: strings bare unless they would read as something else, others as JSON."""
+    if isinstance(value, str):
+        bare = _BARE.match(value) and value.lower() not in _WORDS and not _NUMBER.match(value)
+        text = value if bare else json.dumps(value, ensure_ascii=False)
+    elif value is None or isinstance(value, (bool, int)):
+        text = "null" if value is None else "true" if value is True else "false" if value is False else str(value)
     else:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -553,14 +599,29 @@ def describe_field(change: Mapping[str, Any]) -> str:
 
 
 _SELECT = (
-    'SELECT c.seq, c.recorded_at, s.repo, s.ref, c."commit", c.op, s.api_version, s.kind, s.namespace, s.name, '
-    "c.path, c.old_path, c.actor, c.author, c.author_email, c.committer_time, c.imported, c.diff"
+    'SELECT c.rid, c.seq, c.recorded_at, c."commit", c.op, c.path, c.old_path, c.actor, c.author, c.author_email, '
+    "c.committer_time, c.imported, c.diff"
 )
-_JOIN_STREAM = "CROSS JOIN change_index_streams s ON s.rid = c.rid"
 
 
-def _changes_from(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Change]:
-    return [Change(row, conn) for row in conn.execute(sql, list(params))]
+def _stream_map(conn: _Connection, rids: Iterable[int]) -> dict[int, tuple[str, str, str, str, str, str]]:
+    known = conn.streams
+    missing = {r for r in rids if r not in known}
+    if missing:
+        for rid, *stream in conn.execute(
+            f"SELECT rid, kind, namespace, name, repo, ref, api_version FROM change_index_streams WHERE rid IN ({_in(missing)})"
+        ):
+            known[rid] = tuple(stream)
+    return known
+
+
+def _changes(conn: _Connection, rows: list[Sequence[Any]]) -> list[Change]:
+    streams = _stream_map(conn, {row[0] for row in rows})
+    return [Change(row, streams[row[0]], conn) for row in rows]
+
+
+def _changes_from(conn: _Connection, sql: str, params: Sequence[Any]) -> list[Change]:
+    return _changes(conn, conn.execute(sql, list(params)).fetchall())
 
 
 def _ref_values(ref: str) -> list[str]:
@@ -615,28 +676,31 @@ def history(
     if not rids:
         return []
     if len(rids) == 1:  # the clustered order: no sort
-        return _changes_from(conn, f"{_SELECT} FROM change_index c {_JOIN_STREAM} WHERE c.rid = ? ORDER BY c.at, c.seq", rids)
-    return _ordered(conn, f"{_SELECT}, c.at FROM change_index c {_JOIN_STREAM} WHERE c.rid IN ({_in(rids)})")
+        return _changes_from(conn, f"{_SELECT} FROM change_index c WHERE c.rid = ? ORDER BY c.at, c.seq", rids)
+    return _ordered(conn, f"{_SELECT}, c.at FROM change_index c WHERE c.rid IN ({_in(rids)})")
 
 
-def _ordered(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Change]:
+def _ordered(conn: _Connection, sql: str, params: Sequence[Any] = ()) -> list[Change]:
     """Changes of a query selecting _SELECT plus c.at, oldest first (sorted here: cheaper than in SQL)."""
     rows = conn.execute(sql, list(params)).fetchall()
-    rows.sort(key=lambda row: (row[-1], row[0]))
-    return [Change(row[:-1], conn) for row in rows]
+    rows.sort(key=lambda row: (row[-1], row[1]))
+    return _changes(conn, rows)
 
 
 def history_by_path(log: Any, path: str, repo: str | None = None) -> list[Change]:
     """Every change of the resources in one file (including renames from or to it), oldest first."""
     conn = _ready(log)
     path = path.removeprefix("./")
-    extra, params = ("AND s.repo = ?", [repo]) if repo else ("", [])
     sql = (
-        f"{_SELECT}, c.at FROM change_index c {_JOIN_STREAM} WHERE c.seq IN ("
-        "SELECT seq FROM change_index WHERE path = ?1 UNION SELECT seq FROM change_index WHERE old_path = ?1) "
-        f"{extra.replace('?', '?2')}"
+        f"{_SELECT}, c.at FROM change_index c WHERE c.seq IN ("
+        "SELECT seq FROM change_index WHERE path = ?1 UNION SELECT seq FROM change_index WHERE old_path = ?1)"
     )
-    return _ordered(conn, sql, [path, *params])
+    if repo:
+        rids = _streams(conn, repo=repo)
+        if not rids:
+            return []
+        sql += f" AND c.rid IN ({_in(rids)})"
+    return _ordered(conn, sql, [path])
 
 
 # --- changes ----------------------------------------------------------------------------------
@@ -676,9 +740,9 @@ def changes(
     where: list[str] = []
     params: list[Any] = []
     order_by = "c.at DESC, c.seq DESC"
-    source = f"change_index c {_JOIN_STREAM}"
+    source = "change_index c"
     if actor is not None:
-        source = f"change_index_actors a CROSS JOIN change_index c ON c.seq = a.seq {_JOIN_STREAM}"
+        source = "change_index_actors a CROSS JOIN change_index c ON c.rid = a.rid AND c.at = a.at AND c.seq = a.seq"
         where.append("a.actor = ?")
         params.append(actor.strip().lower())
         order_by = "a.at DESC, a.seq DESC"
@@ -693,7 +757,7 @@ def changes(
     if rids is not None:
         if not rids:
             return []
-        where.append(f"c.rid IN ({_in(rids)})")
+        where.append(f"{'a' if actor is not None else 'c'}.rid IN ({_in(rids)})")
     exact = True
     pattern = None
     if field is not None:
@@ -805,10 +869,9 @@ def show(log: Any, commit: str) -> CommitRecord:
     overrides = []
     seen: set[int] = set()
     for push in pushes:
-        prefix = f"push:{push.repo}:"
-        if not push.natural_key.startswith(prefix):
+        push_id = _push_id(push)
+        if push_id is None:
             continue
-        push_id = push.natural_key[len(prefix) :].split(":", 1)[0]
         seq = conn.execute("SELECT seq FROM events WHERE natural_key = ?", [f"override:{push.repo}:{push_id}"]).fetchone()
         if seq is not None and seq[0] not in seen:
             seen.add(seq[0])
@@ -819,7 +882,7 @@ def show(log: Any, commit: str) -> CommitRecord:
             overrides.append(_event(found))
     recorded = _changes_from(
         conn,
-        f"{_SELECT} FROM change_index c {_JOIN_STREAM} WHERE c.seq IN ({_CHANGES_OF_COMMIT}) ORDER BY c.seq",
+        f"{_SELECT} FROM change_index c WHERE c.seq IN ({_CHANGES_OF_COMMIT}) ORDER BY c.seq",
         [full],
     )
     return CommitRecord(full, pushes, recorded, overrides, imports, other)
@@ -951,7 +1014,7 @@ def state(log: Any, at: str | datetime.datetime, repo: str | None = None, ref: s
             if kept is None:
                 continue
             seq = kept[0]
-        [change] = _changes_from(conn, f"{_SELECT} FROM change_index c {_JOIN_STREAM} WHERE c.seq = ?", [seq])
+        [change] = _changes_from(conn, f"{_SELECT} FROM change_index c WHERE c.seq = ?", [seq])
         resources.append(
             Resource(
                 repo=change.repo or "",
@@ -977,7 +1040,16 @@ def render_changes(found: Iterable[Change], empty: str = "no changes recorded") 
     return "\n".join(lines) + "\n" if lines else f"{empty}\n"
 
 
-def _push_line(event: Event) -> list[str]:
+def _push_id(event: Event) -> str | None:
+    """The push id in push:<repo>:<id>:<ref> and override:<repo>:<id>."""
+    for kind in ("push", "override"):
+        prefix = f"{kind}:{event.repo}:"
+        if event.natural_key.startswith(prefix):
+            return event.natural_key[len(prefix) :].split(":", 1)[0]
+    return None
+
+
+def _push_line(event: Event, overridden: bool = False) -> list[str]:
     body = event.body
     pusher = body.get("pusher") or {}
     who = pusher.get("name") or "?"
@@ -986,7 +1058,7 @@ def _push_line(event: Event) -> list[str]:
     if "failure" in body:
         verdict = f"{'accepted' if body.get('accepted') else 'refused'} unchecked ({body.get('failure')})"
     else:
-        verdict = "accepted" if body.get("accepted") else "REFUSED"
+        verdict = ("accepted by override" if overridden else "accepted") if body.get("accepted") else "REFUSED"
     old, new = str(body.get("old") or "")[:8], str(body.get("new") or "")[:8]
     flags = [f for f, on in (("forced", body.get("forced")), ("protected", body.get("protected"))) if on]
     brought = body.get("commits") or []
@@ -1007,8 +1079,9 @@ def _push_line(event: Event) -> list[str]:
 
 def render_show(record: CommitRecord) -> str:
     lines = [f"commit {record.commit}"]
+    overridden = {_push_id(o) for o in record.overrides}
     for push in record.pushes:
-        lines.extend(_push_line(push))
+        lines.extend(_push_line(push, _push_id(push) in overridden))
     for override in record.overrides:
         body = override.body
         who = (body.get("pusher") or {}).get("name") or "?"

@@ -296,6 +296,7 @@ def test_show_a_rejected_push_and_its_override(story):
     assert ops(record.changes) == [("modified", c["root"])]  # once: only the accepted push landed
     text = queries.render_show(record)
     assert "REFUSED  by mallory" in text and "FAIL apps/web-app.yaml:1 main.deny" in text
+    assert "refs/heads/main  accepted by override  by alice (http)" in text
     assert "override  " in text and "by alice: INC-7: hotfix  (overrode main.deny)" in text
 
 
