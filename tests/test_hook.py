@@ -12,7 +12,7 @@ import pytest
 from auditsvc.audit import SqliteAuditLog
 from auditsvc.install import install
 
-from conftest import DATA, clean_env, git, write
+from conftest import DATA, Server, clean_env, git, write
 
 GOOD = """\
 apiVersion: apps/v1
@@ -36,44 +36,9 @@ spec:
 ROOT = GOOD.replace("      securityContext:\n        runAsNonRoot: true\n", "")
 
 
-class Server:
-    def __init__(self, root: Path, config: dict) -> None:
-        self.git_dir = root / "server.git"
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.git_dir)], check=True)
-        self.db = root / "var" / "audit.db"
-        self.config = root / "auditsvc.yaml"
-        self.config.write_text(json.dumps({"db": f"sqlite:///{self.db}", "policies": [str(DATA / "policies")], **config}))
-        install(str(self.git_dir), str(self.config))
-        self.work = root / "work"
-        subprocess.run(["git", "clone", "-q", str(self.git_dir), str(self.work)], check=True, env=clean_env(), capture_output=True)
-
-    def commit(self, files: dict[str, str | None], message: str) -> str:
-        for name, text in files.items():
-            if text is None:
-                git(self.work, "rm", "-q", name)
-            else:
-                write(self.work / name, text)
-                git(self.work, "add", name)
-        git(self.work, "commit", "-q", "-m", message)
-        return git(self.work, "rev-parse", "HEAD")
-
-    def push(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
-        env = clean_env(**({"REMOTE_USER": user} if user else {}))
-        return subprocess.run(["git", "-C", str(self.work), "push", *args], capture_output=True, text=True, env=env, timeout=120)
-
-    def events(self, type_: str | None = None) -> list[dict]:
-        with SqliteAuditLog.open(f"sqlite:///{self.db}") as log:
-            found = [dict(type=e.type, ref=e.ref, commit=e.commit, **e.body) for e in log.events()]
-        return [e for e in found if type_ is None or e["type"] == type_]
-
-    def verify(self) -> str:
-        with SqliteAuditLog.open(f"sqlite:///{self.db}") as log:
-            return str(log.verify())
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Server:
-    return Server(tmp_path, {"protected_refs": ["refs/heads/main"], "overrides": {"allowed": ["alice"]}, "time_budget_seconds": 60})
+    return Server(tmp_path)
 
 
 def test_clean_push_is_accepted_and_recorded(server):

@@ -16,8 +16,8 @@ from auditsvc.audit import SqliteAuditLog
 from auditsvc.config import load_settings
 from auditsvc.importer import IMPORT_PUSHER, import_history
 
-from conftest import ROOT, clean_env, git
-from test_queries import CONFIG, WEB, Server
+from conftest import ROOT, Server, clean_env, git
+from test_queries import CONFIG, WEB
 
 AUTHORS = [("Ada Author", "ada@example.com"), ("Bo Builder", "bo@example.com"), ("Cy Coder", "cy@example.com")]
 

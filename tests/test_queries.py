@@ -6,7 +6,6 @@ import datetime
 import json
 import re
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,8 @@ import yaml
 from auditsvc import queries
 from auditsvc.audit import EventDraft, SqliteAuditLog
 from auditsvc.errors import AuditError, ConfigError
-from auditsvc.install import install
 
-from conftest import DATA, clean_env, git, write
+from conftest import Server, git
 
 WEB = """\
 apiVersion: apps/v1
@@ -57,57 +55,6 @@ metadata:
   labels:
     tier: {tier}
 """
-
-
-class Server:
-    """A bare repository with the hook installed, a clone to commit in, the log's URL."""
-
-    def __init__(self, root: Path, config: dict | None = None) -> None:
-        self.git_dir = root / "server.git"
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.git_dir)], check=True)
-        self.db = root / "var" / "audit.db"
-        self.url = f"sqlite:///{self.db}"
-        self.config = root / "auditsvc.yaml"
-        settings = {
-            "db": self.url,
-            "policies": [str(DATA / "policies")],
-            "protected_refs": ["refs/heads/main"],
-            "overrides": {"allowed": ["alice"]},
-            "time_budget_seconds": 60,
-            **(config or {}),
-        }
-        self.config.write_text(json.dumps(settings))
-        install(str(self.git_dir), str(self.config))
-        self.work = root / "work"
-        subprocess.run(["git", "clone", "-q", str(self.git_dir), str(self.work)], check=True, env=clean_env(), capture_output=True)
-
-    def commit(self, files: dict[str, str | None], message: str, author: str | None = None, date: str | None = None) -> str:
-        for name, text in files.items():
-            if text is None:
-                git(self.work, "rm", "-q", name)
-            else:
-                write(self.work / name, text)
-                git(self.work, "add", name)
-        extra = [f"--author={author}"] if author else []
-        env = clean_env(**({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {}))
-        subprocess.run(["git", "-C", str(self.work), "commit", "-q", "-m", message, *extra], check=True, env=env, capture_output=True)
-        return git(self.work, "rev-parse", "HEAD")
-
-    def move(self, old: str, new: str, message: str) -> str:
-        git(self.work, "mv", old, new)
-        git(self.work, "commit", "-q", "-m", message)
-        return git(self.work, "rev-parse", "HEAD")
-
-    def push(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
-        env = clean_env(**({"REMOTE_USER": user} if user else {}))
-        return subprocess.run(["git", "-C", str(self.work), "push", *args], capture_output=True, text=True, env=env, timeout=120)
-
-    def ok(self, *args: str, user: str | None = None) -> None:
-        proc = self.push(*args, user=user)
-        assert proc.returncode == 0, proc.stderr
-
-    def log(self) -> SqliteAuditLog:
-        return SqliteAuditLog.open(self.url)
 
 
 def now() -> datetime.datetime:
