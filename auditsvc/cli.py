@@ -225,6 +225,7 @@ def history(
 @click.option("--field", help="Changed field or a parent of it: spec.replicas, spec.template.spec.containers[*].image.")
 @click.option("--since", help="From this time on: 7d, 12h, 2026-01-31 or ISO-8601 (UTC unless an offset is given).")
 @click.option("--until", help="Up to this time (a date includes that whole day); same forms as --since.")
+@click.option("--rollbacks", is_flag=True, help="Only changes that brought back an earlier version of their resource.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="At most this many, newest first.")
 @click.option("--db", help=_DB_HELP)
 @_FORMAT

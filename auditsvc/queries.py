@@ -48,7 +48,7 @@ from typing import Any
 from auditsvc.audit.log import Event
 from auditsvc.errors import AuditError, ConfigError
 
-INDEX_VERSION = "6"
+INDEX_VERSION = "7"
 DEFAULT_LIMIT = 100
 _CHUNK = 10_000  # events indexed per write transaction at first
 _MAX_CHUNK = 200_000
@@ -89,8 +89,14 @@ _SCHEMA = [
         recorded_at TEXT NOT NULL,
         imported INTEGER NOT NULL,
         diff TEXT,
+        before_key INTEGER,
+        after_key INTEGER,
+        restores INTEGER,
         PRIMARY KEY (rid, at, seq)
     ) WITHOUT ROWID""",
+    # Rollbacks: earlier versions of a stream by content, and the changes that restored one.
+    "CREATE INDEX IF NOT EXISTS change_index_after ON change_index (rid, after_key) WHERE after_key IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS change_index_rollbacks ON change_index (at, seq) WHERE restores IS NOT NULL",
     "CREATE UNIQUE INDEX IF NOT EXISTS change_index_seq ON change_index (seq)",
     "CREATE INDEX IF NOT EXISTS change_index_path ON change_index (path)",
     "CREATE INDEX IF NOT EXISTS change_index_old_path ON change_index (old_path) WHERE old_path IS NOT NULL",
@@ -114,11 +120,11 @@ _TABLES = (
 # Each chunk of events is read once (one JSON parse per event) into a temporary table.
 _CHUNK_TABLE = """CREATE TEMP TABLE IF NOT EXISTS change_index_chunk (
     seq INTEGER PRIMARY KEY, rid INTEGER, kind, namespace, name, repo, ref, api_version, at, "commit", path, old_path, op,
-    actor, actor_email, author, author_email, committer_time, recorded_at, imported, diff)"""
+    actor, actor_email, author, author_email, committer_time, recorded_at, imported, diff, before_key, after_key)"""
 _PATHS = (
     "$.resource.kind", "$.resource.namespace", "$.resource.name", "$.resource.apiVersion", "$.path", "$.old_path",
     "$.op", "$.pusher.name", "$.pusher.email", "$.pusher.source", "$.author.name", "$.author.email",
-    "$.committer.time", "$.diff",
+    "$.committer.time", "$.diff", "$.before", "$.after",
 )
 _READ_CHUNK = f"""
 WITH x AS MATERIALIZED (
@@ -132,7 +138,7 @@ SELECT seq, NULL, COALESCE(v ->> 0, ''), COALESCE(v ->> 1, ''), COALESCE(v ->> 2
             ELSE auditsvc_time(recorded_at) END,
        COALESCE("commit", ''), COALESCE(v ->> 4, ''), v ->> 5, COALESCE(v ->> 6, ''),
        v ->> 7, v ->> 8, v ->> 10, v ->> 11, v ->> 12, recorded_at, COALESCE(v ->> 9 = 'import', 0),
-       COALESCE(v -> 13, '[]')
+       COALESCE(v -> 13, '[]'), auditsvc_digest_key(v ->> 14), auditsvc_digest_key(v ->> 15)
 FROM x
 """
 _INDEX_STREAMS = """
@@ -146,11 +152,23 @@ WHERE s.kind = c.kind AND s.namespace = c.namespace AND s.name = c.name AND s.re
 """
 _INDEX_CHANGES = f"""
 INSERT OR IGNORE INTO change_index (
-    rid, at, seq, "commit", path, old_path, op, actor, author, author_email, committer_time, recorded_at, imported, diff)
+    rid, at, seq, "commit", path, old_path, op, actor, author, author_email, committer_time, recorded_at, imported, diff,
+    before_key, after_key)
 SELECT c.rid, c.at, c.seq, c."commit", c.path, c.old_path, c.op, c.actor, c.author, c.author_email,
-       c.committer_time, c.recorded_at, c.imported, CASE WHEN length(c.diff) <= {_DIFF_INLINE} THEN c.diff END
+       c.committer_time, c.recorded_at, c.imported, CASE WHEN length(c.diff) <= {_DIFF_INLINE} THEN c.diff END,
+       c.before_key, c.after_key
 FROM temp.change_index_chunk c
 ORDER BY 1, 2, 3
+"""
+# A rollback: a change whose contents equal an earlier version of the same resource (same repo,
+# ref and apiVersion) records the latest earlier change that produced that version. A rename
+# without edits keeps its contents and restores nothing.
+_INDEX_RESTORES = """
+UPDATE change_index AS c SET restores = (
+    SELECT p.seq FROM change_index p
+    WHERE p.rid = c.rid AND p.after_key = c.after_key AND (p.at, p.seq) < (c.at, c.seq)
+    ORDER BY p.at DESC, p.seq DESC LIMIT 1)
+WHERE c.seq IN (SELECT seq FROM temp.change_index_chunk) AND c.after_key IS NOT NULL AND c.before_key IS NOT c.after_key
 """
 # Identities of a change (pusher name/email, author name/email), lowercased, one row each.
 _INDEX_ACTORS = """
@@ -253,6 +271,17 @@ def _star(path: str | None) -> str | None:
 
 # --- the index --------------------------------------------------------------------------------
 
+def _digest_key(digest: str | None) -> int | None:
+    """A content digest as a 60-bit integer: compared only within one resource's stream, where a
+    collision is out of reach, and a quarter of the index size of the hex text."""
+    if not digest:
+        return None
+    try:
+        return int(digest[:15], 16)
+    except ValueError:
+        return None
+
+
 class _Connection(sqlite3.Connection):
     """Our connection to the log's file, with the streams (rid -> resource, repo, ref) it has seen."""
 
@@ -280,6 +309,7 @@ def _connection(log: Any) -> _Connection:
             raise AuditError(f"cannot open audit log {log.path} for queries: {err}") from None
         conn.create_function("auditsvc_time", 1, _at, deterministic=True)
         conn.create_function("auditsvc_star", 1, _star, deterministic=True)
+        conn.create_function("auditsvc_digest_key", 1, _digest_key, deterministic=True)
         _connections[log] = conn
         weakref.finalize(log, conn.close)
     return conn
@@ -362,7 +392,9 @@ def refresh_index(log: Any) -> int:
                     conn.execute(_CHUNK_TABLE)
                     conn.execute("DELETE FROM temp.change_index_chunk")
                     conn.execute(_READ_CHUNK, [last, high])
-                    for statement in (_INDEX_STREAMS, _CHUNK_STREAMS, _INDEX_CHANGES, _INDEX_ACTORS, _INDEX_FIELDS):
+                    for statement in (
+                        _INDEX_STREAMS, _CHUNK_STREAMS, _INDEX_CHANGES, _INDEX_RESTORES, _INDEX_ACTORS, _INDEX_FIELDS
+                    ):
                         conn.execute(statement)
                     conn.execute(_INDEX_COMMITS, [last, high])
                     conn.execute("DELETE FROM temp.change_index_chunk")
@@ -432,14 +464,15 @@ class Change:
     from the log on first use, so use those while the log is open.
     """
 
-    __slots__ = ("_row", "_stream", "_conn", "_body", "_diff")
+    __slots__ = ("_row", "_stream", "_conn", "_body", "_diff", "_rolled_back_by")
 
-    def __init__(self, row: Sequence[Any], stream: Sequence[str], conn: sqlite3.Connection) -> None:
+    def __init__(self, row: Sequence[Any], stream: Sequence[str], conn: _Connection) -> None:
         self._row = row  # the columns of _SELECT
         self._stream = stream  # kind, namespace, name, repo, ref, apiVersion
         self._conn = conn
         self._body: dict[str, Any] | None = None
         self._diff: list[dict[str, Any]] | None = None
+        self._rolled_back_by: list[Change] | None = None
 
     seq = property(lambda self: self._row[1], doc="the event's seq in the log")
     recorded_at = property(lambda self: self._row[2], doc="when the log recorded the change (post-receive, or the import)")
@@ -454,6 +487,31 @@ class Change:
     imported = property(lambda self: bool(self._row[11]), doc="recorded by `auditsvc import`, pusher unknown")
     repo = property(lambda self: self._stream[3] or None)
     ref = property(lambda self: self._stream[4] or None, doc="the ref that first brought the commit")
+
+    @property
+    def restores(self) -> Change | None:
+        """A rollback: the earlier change whose version of the resource this change brings back."""
+        if self._row[13] is None:
+            return None
+        found = _changes_from(self._conn, f"{_SELECT} FROM change_index c WHERE c.seq = ?", [self._row[13]])
+        return found[0] if found else None
+
+    @property
+    def rolled_back_by(self) -> Change | None:
+        """The first later change that brought back a version from before this one (same repo and ref)."""
+        if self._rolled_back_by is None:
+            row = self._row
+            self._rolled_back_by = _changes_from(
+                self._conn,
+                f"{_SELECT} FROM change_index c JOIN change_index p ON p.seq = c.restores "
+                "WHERE c.rid = ?1 AND (c.at, c.seq) > (?2, ?3) AND (p.at, p.seq) < (?2, ?3) ORDER BY c.at, c.seq LIMIT 1",
+                [row[0], row[14], row[1]],
+            )
+        return self._rolled_back_by[0] if self._rolled_back_by else None
+
+    def summary(self) -> dict[str, Any]:
+        """Enough to name a change from another one: seq, commit, time, operation, who."""
+        return {"seq": self.seq, "commit": self.commit, "time": self.time, "op": self.op, "actor": self.actor}
 
     @property
     def resource(self) -> dict[str, str]:
@@ -556,6 +614,8 @@ class Change:
             "before": self.before,
             "after": self.after,
             "imported": self.imported,
+            "restores": restored.summary() if (restored := self.restores) else None,
+            "rolled_back_by": undone.summary() if (undone := self.rolled_back_by) else None,
         }
 
     def line(self, max_diffs: int = 3) -> str:
@@ -567,6 +627,12 @@ class Change:
             shown = [describe_field(d) for d in diff[:max_diffs]]
             more = len(diff) - max_diffs
             parts.append("; ".join(shown) + (f" (+{more} more)" if more > 0 else ""))
+        restored = self.restores
+        if restored is not None:
+            parts.append(f"[rollback to {(restored.commit or '-')[:8]} of {_seconds(restored.time)}]")
+        undone = self.rolled_back_by
+        if undone is not None:
+            parts.append(f"[rolled back by {(undone.commit or '-')[:8]} at {_seconds(undone.time)}, {undone.actor}]")
         return "  ".join(parts)
 
 
@@ -600,7 +666,7 @@ def describe_field(change: Mapping[str, Any]) -> str:
 
 _SELECT = (
     'SELECT c.rid, c.seq, c.recorded_at, c."commit", c.op, c.path, c.old_path, c.actor, c.author, c.author_email, '
-    "c.committer_time, c.imported, c.diff"
+    "c.committer_time, c.imported, c.diff, c.restores, c.at"
 )
 
 
@@ -677,13 +743,13 @@ def history(
         return []
     if len(rids) == 1:  # the clustered order: no sort
         return _changes_from(conn, f"{_SELECT} FROM change_index c WHERE c.rid = ? ORDER BY c.at, c.seq", rids)
-    return _ordered(conn, f"{_SELECT}, c.at FROM change_index c WHERE c.rid IN ({_in(rids)})")
+    return _ordered(conn, f"{_SELECT} FROM change_index c WHERE c.rid IN ({_in(rids)})")
 
 
 def _ordered(conn: _Connection, sql: str, params: Sequence[Any] = ()) -> list[Change]:
-    """Changes of a query selecting _SELECT plus c.at, oldest first (sorted here: cheaper than in SQL)."""
+    """Changes of a query selecting _SELECT, oldest first (sorted here: cheaper than in SQL)."""
     rows = conn.execute(sql, list(params)).fetchall()
-    rows.sort(key=lambda row: (row[-1], row[1]))
+    rows.sort(key=lambda row: (row[14], row[1]))
     return _changes(conn, rows)
 
 
@@ -692,7 +758,7 @@ def history_by_path(log: Any, path: str, repo: str | None = None) -> list[Change
     conn = _ready(log)
     path = path.removeprefix("./")
     sql = (
-        f"{_SELECT}, c.at FROM change_index c WHERE c.seq IN ("
+        f"{_SELECT} FROM change_index c WHERE c.seq IN ("
         "SELECT seq FROM change_index WHERE path = ?1 UNION SELECT seq FROM change_index WHERE old_path = ?1)"
     )
     if repo:
@@ -722,6 +788,7 @@ def changes(
     field: str | None = None,
     since: str | datetime.datetime | None = None,
     until: str | datetime.datetime | None = None,
+    rollbacks: bool = False,
     limit: int | None = DEFAULT_LIMIT,
 ) -> list[Change]:
     """Changes matching every filter given, newest first, at most `limit` (None: all).
@@ -733,6 +800,7 @@ def changes(
     spec.template.spec.containers[*].image; [*] matches any list index).
     since/until: inclusive bounds on the change's time (parse_time forms: 7d, 2026-01-31, ISO;
     an --until date includes that whole day, a time to the second that whole second).
+    rollbacks: only changes that brought back an earlier version of their resource.
     """
     conn = _ready(log)
     if limit is not None and limit < 1:
@@ -753,6 +821,8 @@ def changes(
     if until is not None:
         where.append(f"{time_column} <= ?")
         params.append(_until_bound(until))
+    if rollbacks:
+        where.append("c.restores IS NOT NULL")
     rids = _streams(conn, kind=kind, namespace=namespace, repo=repo, ref=ref)
     if rids is not None:
         if not rids:

@@ -407,3 +407,50 @@ def test_cli_errors_are_one_line(story, run_cli, tmp_path):
         assert proc.returncode == 3, (args, proc.stdout, proc.stderr)
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
+
+
+def test_rollbacks_are_recorded_and_queried(tmp_path, run_cli):
+    """bob's bump is reverted by carol (git revert); a rename without edits restores nothing;
+    a deleted ConfigMap created again as it was restores its earlier version."""
+    server = Server(tmp_path)
+    create = server.commit(
+        {"apps/web.yaml": WEB.format(replicas=2, image="nginx:1.27"), "apps/cfg.yaml": CONFIG.format(name="cfg", mode="a")},
+        "create",
+    )
+    server.ok("origin", "main", user="alice")
+    bump = server.commit({"apps/web.yaml": WEB.format(replicas=2, image="nginx:1.28")}, "bump")
+    server.ok("origin", "main", user="bob")
+    git(server.work, "revert", "--no-edit", bump)
+    revert = git(server.work, "rev-parse", "HEAD")
+    server.move("apps/web.yaml", "apps/web-app.yaml", "rename only")
+    server.ok("origin", "main", user="carol")
+    drop = server.commit({"apps/cfg.yaml": None}, "drop cfg")
+    again = server.commit({"apps/cfg.yaml": CONFIG.format(name="cfg", mode="a")}, "cfg back")
+    server.ok("origin", "main", user="dave")
+
+    with server.log() as log:
+        web = queries.history(log, "Deployment", "shop", "web")
+        assert [(ch.op, ch.commit) for ch in web] == [("created", create), ("modified", bump), ("modified", revert), ("renamed", web[3].commit)]
+        created, bumped, reverted, renamed = web
+        assert reverted.restores == created and reverted.restores.commit == create
+        assert bumped.rolled_back_by == reverted
+        assert bumped.to_dict()["rolled_back_by"] == {"seq": reverted.seq, "commit": revert, "time": reverted.time, "op": "modified", "actor": reverted.actor}
+        assert reverted.to_dict()["restores"]["commit"] == create
+        assert created.rolled_back_by is None and renamed.restores is None and renamed.rolled_back_by is None
+        assert "pushed by carol" in bumped.rolled_back_by.actor
+
+        cfg = queries.history(log, "ConfigMap", "shop", "cfg")
+        assert [(ch.op, ch.commit) for ch in cfg] == [("created", create), ("deleted", drop), ("created", again)]
+        assert cfg[2].restores == cfg[0] and cfg[1].rolled_back_by == cfg[2]
+        assert cfg[0].rolled_back_by is None  # its own version is what came back
+
+        assert [ch.commit for ch in queries.changes(log, rollbacks=True)] == [again, revert]
+        assert [ch.commit for ch in queries.changes(log, rollbacks=True, actor="carol")] == [revert]
+
+    shown = run_cli("history", "Deployment/shop/web", "--db", server.url)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert f"[rolled back by {revert[:8]} at " in lines[1] and "pushed by carol" in lines[1]
+    assert f"[rollback to {create[:8]} of " in lines[2]
+    listed = run_cli("changes", "--rollbacks", "-o", "json", "--db", server.url)
+    assert [c["restores"]["commit"] for c in json.loads(listed.stdout)] == [create, create]
