@@ -13,7 +13,8 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from auditsvc import __version__
 from auditsvc.config import Settings
@@ -38,6 +39,7 @@ class Checker:
     waivers: list[Waiver]
     limits: Limits
     combine: bool = False
+    change_engine: RegoEngine | None = None  # change-aware rules (settings.change_namespaces)
     today: datetime.date = dataclasses.field(default_factory=lambda: datetime.datetime.now(datetime.UTC).date())
     _by_blob: dict[tuple[str, str], tuple[list[Finding], int]] = dataclasses.field(default_factory=dict)
 
@@ -51,18 +53,28 @@ class Checker:
             reject_missing=settings.reject_missing_schemas,
         )
         schemas.add_crds(crds)
-        engine = None
+        engine = change_engine = None
         if settings.policies:
             engine = RegoEngine(
                 settings.policy_dirs,
                 namespaces=settings.namespaces,
                 all_namespaces=settings.all_namespaces,
+                excluded_namespaces=settings.change_namespaces,
                 data_files=settings.data,
                 disabled_rules=settings.disabled_rules,
                 cache_dir=settings.cache_dir,
             )
+            change_engine = RegoEngine(
+                settings.policy_dirs,
+                namespaces=settings.change_namespaces,
+                data_files=settings.data,
+                disabled_rules=settings.disabled_rules,
+                cache_dir=settings.cache_dir,
+            )
+            if not change_engine.rules:
+                change_engine = None
         waivers = load_waivers(settings.waivers) if settings.waivers else []
-        return cls(schemas, engine, waivers, settings.limits, combine)
+        return cls(schemas, engine, waivers, settings.limits, combine, change_engine)
 
     def provenance(self) -> dict[str, object]:
         """What a decision depended on, so an auditor can re-run it and get the same answer."""
@@ -73,6 +85,7 @@ class Checker:
         return {
             "auditsvc": __version__,
             "policy_digest": self.engine.digest if self.engine else None,
+            "change_policy_digest": self.change_engine.digest if self.change_engine else None,
             "kubernetes_version": self.schemas.kubernetes_version,
             "strict_schemas": self.schemas.strict,
             "schema_set_digest": schema_set,
@@ -112,6 +125,24 @@ class Checker:
             else:
                 pairs.extend((f, key) for f in self.policy_findings(document, evaluation))
         return apply_waivers(pairs, self.waivers, self.today)
+
+    def check_change(self, change: Mapping[str, Any], locate: Callable[[], Document]) -> list[Finding]:
+        """Change-aware rules for one resource change (the input shape is in policies/README.md).
+
+        locate() gives the resource's document (after the change; before it when deleted), for
+        file:line; it is called only when a rule fires, as it reads and parses the file again.
+        """
+        if self.change_engine is None:
+            return []
+        try:
+            evaluation = self.change_engine.evaluate(change, kind=change["resource"]["kind"])
+        except PolicyError as err:
+            document = locate()
+            return apply_waivers([(self.policy_error(document, err), document.key)], self.waivers, self.today)
+        if not evaluation.violations:
+            return []
+        document = locate()
+        return apply_waivers([(f, document.key) for f in self.policy_findings(document, evaluation)], self.waivers, self.today)
 
     @staticmethod
     def policy_error(document: Document, err: PolicyError) -> Finding:

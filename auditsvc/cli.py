@@ -7,6 +7,7 @@ error never looks like a pass or like a policy verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -99,6 +100,11 @@ def check(
         crds = find_crds(sources, settings.limits)
     checker = Checker.from_settings(settings, crds=crds, combine=combine)
     result = run_check(checker, sources, settings.workers)
+    if base is not None:
+        from auditsvc.gate import range_change_findings
+
+        found = range_change_findings(checker, repo, base, head or "HEAD", settings)
+        result = dataclasses.replace(result, findings=result.findings + tuple(found))
     click.echo(RENDERERS[output](result), nl=False)
     sys.exit(result.exit_code(settings.fail_on_warn))
 

@@ -42,6 +42,7 @@ class Settings:
     # check
     namespaces: tuple[str, ...] = ("main",)
     all_namespaces: bool = False
+    change_namespaces: tuple[str, ...] = ("change",)  # change-aware rules: one input per resource change of a push
     data: tuple[str, ...] = ()
     disabled_rules: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from auditsvc.audit import EventDraft
-from auditsvc.changes import build_changeset, commit_infos, file_changes, git, read_blobs, resource_changes
+from auditsvc.changes import build_changeset, commit_infos, file_changes, git, read_blobs, resolve, resource_changes
 from auditsvc.config import Settings
 from auditsvc.identity import PushCertificate, Pusher
-from auditsvc.manifests import Source
-from auditsvc.model import Changeset, CommitInfo, Finding, RefUpdate
+from auditsvc.manifests import Document, Limits, Source, parse
+from auditsvc.model import Changeset, CommitInfo, Finding, RefUpdate, ResourceChange
 from auditsvc.report.findings import finding_dict
 
 if TYPE_CHECKING:  # the check (regopy, jsonschema-rs) is imported only where a push is decided
@@ -94,7 +96,7 @@ def decide(settings: Settings, checker: Checker, git_dir: str, push: Push) -> De
     changeset = build_changeset(git_dir, push.updates, settings.limits, settings.exclude)
     new_ids = [c.id for c in changeset.commits]
     touched = file_changes(git_dir, new_ids, settings.exclude)
-    verdicts = [_ref_verdict(settings, checker, git_dir, changeset, touched, update, new_ids) for update in push.updates]
+    verdicts = [_ref_verdict(settings, checker, git_dir, changeset, touched, push, update, new_ids) for update in push.updates]
     blocking = any(v.blocking for v in verdicts)
     reason = push.override_reason
     override_used, override_refused = False, ""
@@ -114,6 +116,7 @@ def _ref_verdict(
     git_dir: str,
     changeset: Changeset,
     touched: Sequence[Any],
+    push: Push,
     update: RefUpdate,
     new_ids: Sequence[str],
 ) -> RefVerdict:
@@ -138,11 +141,100 @@ def _ref_verdict(
     from auditsvc.check import run_check
 
     result = run_check(checker, sources, workers=1)
-    findings = tuple(dataclasses.replace(f, commit=last_commit.get(f.path, "")) for f in result.findings)
+    findings = [dataclasses.replace(f, commit=last_commit.get(f.path, "")) for f in result.findings]
+    context = {
+        "repo": push.repo,
+        "ref": update.ref,
+        "old": update.old,
+        "new": update.new,
+        "forced": forced,
+        "protected": protected,
+        "pusher": _pusher_record(push),
+        "options": list(push.options),
+    }
+    mine = [c for c in changeset.changes if c.commit in reachable]
+    findings.extend(change_findings(checker, git_dir, mine, changeset.commits, context, settings.limits))
     refusal = ""
     if protected and forced and not settings.allow_protected_force_push:
         refusal = f"force-pushing the protected ref {update.ref} is not allowed (it rewrites history)"
-    return RefVerdict(update, protected, forced, findings, commits, refusal)
+    return RefVerdict(update, protected, forced, tuple(findings), commits, refusal)
+
+
+def commit_record(info: CommitInfo) -> dict[str, Any]:
+    """Who wrote and committed a commit, its subject and signature: as recorded and as policies see it."""
+    return {
+        "author": {"name": info.author_name, "email": info.author_email, "time": info.author_time},
+        "committer": {"name": info.committer_name, "email": info.committer_email, "time": info.committer_time},
+        "subject": info.subject,
+        "signature": dataclasses.asdict(info.signature),
+    }
+
+
+def change_input(change: ResourceChange, info: CommitInfo, push: Mapping[str, Any]) -> dict[str, Any]:
+    """The input of change-aware rules: one resource change, its commit and the push (policies/README.md)."""
+    key = change.key
+    return {
+        "operation": change.op,
+        "resource": {"apiVersion": key.api_version, "kind": key.kind, "namespace": key.namespace, "name": key.name},
+        "path": change.path,
+        "old_path": change.old_path,
+        "object": change.after,
+        "old_object": change.before,
+        "diff": [dataclasses.asdict(d) for d in change.diff],
+        "commit": {"id": info.id, "parents": list(info.parents), **commit_record(info)},
+        "push": dict(push),
+    }
+
+
+def change_findings(
+    checker: Checker,
+    git_dir: str,
+    changes: Sequence[ResourceChange],
+    commits: Sequence[CommitInfo],
+    push: Mapping[str, Any],
+    limits: Limits,
+) -> list[Finding]:
+    """Findings of the change-aware rules for each resource change, attributed to its commit."""
+    infos = {c.id: c for c in commits}
+    findings = []
+    for change in changes:
+        locate = functools.partial(_locate, git_dir, change, limits)
+        found = checker.check_change(change_input(change, infos[change.commit], push), locate)
+        findings.extend(dataclasses.replace(f, commit=change.commit) for f in found)
+    return findings
+
+
+def range_change_findings(checker: Checker, git_dir: str, base: str, head: str, settings: Settings) -> list[Finding]:
+    """The CI door (check --base/--head): change-aware rules over the range's commits, as if pushed
+    in one push of BASE..HEAD by nobody known (input.push.pusher.name is empty)."""
+    if checker.change_engine is None:
+        return []
+    old, new = resolve(git_dir, base), resolve(git_dir, head)
+    ids = _rev_list(git_dir, [new], [old])
+    ref = git(git_dir, "rev-parse", "--symbolic-full-name", head).decode().strip()
+    push = {
+        "repo": os.path.basename(os.path.abspath(git_dir)),
+        "ref": ref,
+        "old": old,
+        "new": new,
+        "forced": False,
+        "protected": is_protected(ref, settings),
+        "pusher": {"name": "", "authenticated": False, "source": "range"},
+        "options": [],
+    }
+    changes = resource_changes(git_dir, ids, settings.limits, settings.exclude)
+    return change_findings(checker, git_dir, changes, commit_infos(git_dir, ids), push, settings.limits)
+
+
+def _locate(git_dir: str, change: ResourceChange, limits: Limits) -> Document:
+    """The changed resource's document, for file:line: after the change, or before it when deleted."""
+    spec = f"{change.commit}:{change.path}" if change.after is not None else f"{change.commit}^:{change.path}"
+    data = read_blobs(git_dir, [spec])[0]
+    if data is not None:
+        for document in parse(change.path, data, limits).documents:
+            if document.key == change.key:
+                return document
+    return Document(change.path, 0, 1, change.after if change.after is not None else change.before)
 
 
 def _pusher_record(push: Push) -> dict[str, Any]:
@@ -261,10 +353,7 @@ def change_events(
                     "before": put_content(change.before) if change.before is not None else None,
                     "after": put_content(change.after) if change.after is not None else None,
                     "diff": [dataclasses.asdict(d) for d in change.diff],
-                    "author": {"name": info.author_name, "email": info.author_email, "time": info.author_time},
-                    "committer": {"name": info.committer_name, "email": info.committer_email, "time": info.committer_time},
-                    "subject": info.subject,
-                    "signature": dataclasses.asdict(info.signature),
+                    **commit_record(info),
                     "pusher": dict(pusher),
                 },
             )

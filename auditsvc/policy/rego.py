@@ -290,7 +290,7 @@ def rule_kinds(modules: Sequence[Module]) -> dict[tuple[str, str], frozenset[str
             key = (module.package, name)
             kinds, document_scope = annotated.get(head.start(), (None, False))
             if document_scope and kinds is not None:
-                whole[key] = kinds
+                whole[key] = whole.get(key, frozenset()) | kinds  # OPA allows one; never drop kinds
             bodies.setdefault(key, []).append(kinds)
     out: dict[tuple[str, str], frozenset[str] | None] = {}
     for key, found in bodies.items():
@@ -328,6 +328,7 @@ class RegoEngine:
         policy_dirs: Sequence[str],
         namespaces: Sequence[str] = ("main",),
         all_namespaces: bool = False,
+        excluded_namespaces: Sequence[str] = (),
         data_files: Sequence[str] = (),
         disabled_rules: Sequence[str] = (),
         cache_dir: str | None = None,
@@ -340,7 +341,7 @@ class RegoEngine:
         rules_by_package: dict[str, set[str]] = {}
         for module in self.modules:
             rules_by_package.setdefault(module.package, set()).update(module.rule_names())
-        chosen = sorted(rules_by_package) if all_namespaces else list(namespaces)
+        chosen = sorted(set(rules_by_package) - set(excluded_namespaces)) if all_namespaces else list(namespaces)
         self.rules: dict[str, list[str]] = {}
         for namespace in chosen:
             names = rules_by_package.get(namespace, set())
@@ -448,8 +449,10 @@ class RegoEngine:
             raise PolicyError(f"policies do not compile: {compile_errors(printed[0]) if printed[0].strip() else error}")
         return interpreter, bundle
 
-    def evaluate(self, value: Any) -> Evaluation:
-        kind = value.get("kind") if isinstance(value, dict) else None
+    def evaluate(self, value: Any, kind: str | None = None) -> Evaluation:
+        """Rule values for one input; kind selects the annotated rules (default: the input's own kind)."""
+        if kind is None:
+            kind = value.get("kind") if isinstance(value, dict) else None
         entry = self._entry_for_kind.get(kind, self._entry_for_kind[None]) if isinstance(kind, str) else self._entry_for_kind[None]
         if entry is None:
             return Evaluation((), frozenset())

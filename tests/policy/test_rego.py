@@ -177,6 +177,37 @@ def test_document_scope_annotation_covers_every_body(tmp_path):
     assert engine.evaluate({"kind": "Service"}).violations == ()
 
 
+def test_two_document_scope_annotations_add_up(tmp_path):
+    """OPA allows one per rule; keeping only the last would skip the rule for the first one's kinds."""
+    write(
+        tmp_path,
+        "p.rego",
+        "package main\n\nimport rego.v1\n\n"
+        "# METADATA\n# scope: document\n# custom:\n#   kinds: [Pod]\n"
+        'deny_x contains "pod" if input.kind == "Pod"\n\n'
+        "# METADATA\n# scope: document\n# custom:\n#   kinds: [Job]\n"
+        'deny_x contains "job" if input.kind == "Job"\n',
+    )
+    engine = RegoEngine([str(tmp_path)])
+    assert [v.message for v in engine.evaluate({"kind": "Pod"}).violations] == ["pod"]
+    assert [v.message for v in engine.evaluate({"kind": "Job"}).violations] == ["job"]
+
+
+def test_kind_given_apart_from_the_input(tmp_path):
+    """Change-aware rules: the input is a change, the kind that selects rules is its resource's."""
+    write(
+        tmp_path,
+        "p.rego",
+        "package change\n\nimport rego.v1\n\n"
+        "# METADATA\n# custom:\n#   kinds: [Namespace]\n"
+        'deny_delete contains "gone" if input.operation == "deleted"\n',
+    )
+    engine = RegoEngine([str(tmp_path)], namespaces=["change"])
+    change = {"operation": "deleted", "resource": {"kind": "Namespace"}}
+    assert [v.rule_id for v in engine.evaluate(change, kind="Namespace").violations] == ["change.deny_delete"]
+    assert engine.evaluate(change, kind="ConfigMap").violations == ()
+
+
 def test_input_conversion_keeps_every_json_type(tmp_path):
     value = {
         "s": "héllo",
