@@ -187,7 +187,7 @@ def test_unknown_key_names_key_and_file_line(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_settings(path, environ={})
     message = str(info.value)
-    assert message.startswith(f"{path}:3: unknown key `fail_on_warns`; known keys: all_namespaces, allow_protected_delete, allow_protected_force_push, cache_dir, data, db, ")
+    assert message.startswith(f"{path}:3: unknown key `fail_on_warns`; known keys: all_namespaces, allow_protected_delete, ")
     assert "fail_on_warn, " in message
     assert "config_path" not in message
 
