@@ -152,6 +152,32 @@ def is_fast_forward(repo: str, old: str, new: str) -> bool:
     raise GitError(f"git merge-base failed in {repo}: {message[-1] if message else 'no output'}")
 
 
+def rev_list(git_dir: str, tips: Sequence[str], hidden: Sequence[str]) -> list[str]:
+    """Commits reachable from tips and not from hidden, oldest first (topological)."""
+    stdin = "\n".join([*tips, *(f"^{oid}" for oid in hidden)]) + "\n"  # git 2.39 knows no --not on stdin
+    return git(git_dir, "rev-list", "--topo-order", "--reverse", "--stdin", input=stdin.encode()).decode().split()
+
+
+def landed_commits(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, list[str]]:
+    """Per updated ref, the commits it made reachable (oldest first): post-receive's view, refs already moved."""
+    updated = {u.ref for u in updates}
+    hidden = [u.old for u in updates if not u.is_create]
+    for line in git(git_dir, "for-each-ref", "--format=%(objectname) %(refname)").decode().splitlines():
+        oid, ref = line.split(" ", 1)
+        if ref not in updated:
+            hidden.append(oid)
+    return {u.ref: rev_list(git_dir, [u.new], hidden) for u in updates if not u.is_delete}
+
+
+def landed_refs(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, str]:
+    """Each commit the ref updates made reachable (oldest first), with the first updated ref reaching it."""
+    refs_of: dict[str, str] = {}
+    for ref, commits in landed_commits(git_dir, updates).items():
+        for commit in commits:
+            refs_of.setdefault(commit, ref)
+    return refs_of
+
+
 # %H %P, author, committer (ISO 8601 with offset), subject, signature: one NUL-separated field
 # each, and -z puts a NUL between commits too.
 _LOG_FORMAT = "%x00".join(["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s", "%G?", "%GS", "%GK"])

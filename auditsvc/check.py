@@ -135,7 +135,8 @@ class Checker:
         if self.change_engine is None:
             return []
         try:
-            evaluation = self.change_engine.evaluate(change, kind=change["resource"]["kind"])
+            changed = [d["path"] for d in change["diff"]]
+            evaluation = self.change_engine.evaluate(change, kind=change["resource"]["kind"], changed=changed)
         except PolicyError as err:
             document = locate()
             return apply_waivers([(self.policy_error(document, err), document.key)], self.waivers, self.today)

@@ -168,10 +168,26 @@ def hook_pre_receive(config_path: str | None) -> None:
     sys.exit(pre_receive(settings_from(config_path), os.environ, sys.stdin, sys.stderr))
 
 
+@hook.command("record")
+@click.argument("git_dir", required=False, type=click.Path(file_okay=False))
+@config_option
+def hook_record(git_dir: str | None, config_path: str | None) -> None:
+    """Record what post-receive spooled in GIT_DIR (default $GIT_DIR, else .); started by post-receive.
+
+    Exit 1 if an entry could not be recorded (it stays spooled; the reason is in
+    GIT_DIR/auditsvc-spool/recorder.log).
+    """
+    import os
+
+    from auditsvc.hook import record
+
+    sys.exit(record(settings_from(config_path), git_dir or os.environ.get("GIT_DIR", "."), sys.stderr))
+
+
 @hook.command("post-receive")
 @config_option
 def hook_post_receive(config_path: str | None) -> None:
-    """Run by the installed shim after git updated the refs: record the changes that landed."""
+    """Run by the installed shim after git updated the refs: spool what landed, start the recorder."""
     import os
 
     from auditsvc.hook import post_receive

@@ -16,7 +16,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from auditsvc.audit import EventDraft
-from auditsvc.changes import build_changeset, commit_infos, file_changes, git, read_blobs, resolve, resource_changes
+from auditsvc.changes import (
+    build_changeset,
+    commit_infos,
+    file_changes,
+    git,
+    read_blobs,
+    resolve,
+    resource_changes,
+    rev_list,
+)
 from auditsvc.config import Settings
 from auditsvc.identity import PushCertificate, Pusher
 from auditsvc.manifests import Document, Limits, Source, parse
@@ -210,7 +219,7 @@ def range_change_findings(checker: Checker, git_dir: str, base: str, head: str, 
     if checker.change_engine is None:
         return []
     old, new = resolve(git_dir, base), resolve(git_dir, head)
-    ids = _rev_list(git_dir, [new], [old])
+    ids = rev_list(git_dir, [new], [old])
     ref = git(git_dir, "rev-parse", "--symbolic-full-name", head).decode().strip()
     push = {
         "repo": os.path.basename(os.path.abspath(git_dir)),
@@ -291,31 +300,6 @@ def decision_events(decision: Decision, provenance: Mapping[str, Any]) -> list[E
             )
         )
     return events
-
-
-def _rev_list(git_dir: str, tips: Sequence[str], hidden: Sequence[str]) -> list[str]:
-    stdin = "\n".join([*tips, *(f"^{oid}" for oid in hidden)]) + "\n"  # git 2.39 knows no --not on stdin
-    return git(git_dir, "rev-list", "--topo-order", "--reverse", "--stdin", input=stdin.encode()).decode().split()
-
-
-def landed_commits(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, list[str]]:
-    """Per updated ref, the commits it made reachable (oldest first): post-receive's view, refs already moved."""
-    updated = {u.ref for u in updates}
-    hidden = [u.old for u in updates if not u.is_create]
-    for line in git(git_dir, "for-each-ref", "--format=%(objectname) %(refname)").decode().splitlines():
-        oid, ref = line.split(" ", 1)
-        if ref not in updated:
-            hidden.append(oid)
-    return {u.ref: _rev_list(git_dir, [u.new], hidden) for u in updates if not u.is_delete}
-
-
-def landed_refs(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, str]:
-    """Each commit the ref updates made reachable (oldest first), with the first updated ref reaching it."""
-    refs_of: dict[str, str] = {}
-    for ref, commits in landed_commits(git_dir, updates).items():
-        for commit in commits:
-            refs_of.setdefault(commit, ref)
-    return refs_of
 
 
 def change_events(

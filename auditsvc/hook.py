@@ -19,8 +19,10 @@ from auditsvc.config import Settings
 from auditsvc.errors import AuditsvcError
 from auditsvc.identity import push_certificate, push_options, pusher_from_env, repository_name
 from auditsvc.model import RefUpdate
+from auditsvc.spool import backlog_warning
 
 PREFIX = "auditsvc: "
+BACKLOG_WARNING_SECONDS = 60  # a recorder normally finishes within seconds of the push
 
 
 def read_updates(stream: TextIO) -> list[RefUpdate]:
@@ -137,6 +139,9 @@ def pre_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out: 
         return _fail(settings, env, git_dir, updates, result["failure"], out)
     for line in result["messages"]:
         print(line, file=out)
+    backlog = backlog_warning(git_dir, BACKLOG_WARNING_SECONDS)
+    if backlog:
+        print(f"{PREFIX}WARNING: {backlog}", file=out)
     return 0 if result["accepted"] else 1
 
 
@@ -183,27 +188,68 @@ def _fail(settings: Settings, env: Mapping[str, str], git_dir: str, updates: lis
 
 
 def post_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out: TextIO) -> int:
-    """Record the changes that landed. Refs have moved; nothing can be refused any more."""
+    """Note what landed in the spool and start the recorder. Refs have moved; nothing can be refused."""
+    import dataclasses
+
+    from auditsvc.changes import landed_refs
+    from auditsvc.spool import start_recorder, write_entry
+
     git_dir = env.get("GIT_DIR", ".")
     updates = read_updates(stdin)
-    repo = repository_name(env, git_dir)
     pusher = pusher_from_env(env, settings.pusher_variable)
-
-    def work() -> dict[str, Any]:
-        import dataclasses
-
-        from auditsvc.audit import SqliteAuditLog
-        from auditsvc.gate import change_events, landed_refs
-
-        with SqliteAuditLog.open(settings.db) as log:
-            refs_of = landed_refs(git_dir, updates)
-            events = change_events(git_dir, repo, refs_of, dataclasses.asdict(pusher), settings, log.put_content)
-            seqs = log.append(events)
-            log.checkpoint(repo)
-        return {"recorded": len(set(seqs))}
-
-    # Recording may take longer than deciding (a first push of a long history): a generous budget.
-    result = run_in_child(work, max(60.0, settings.time_budget_seconds * 10))
-    if "failure" in result:
-        print(f"{PREFIX}WARNING: the changes of this push were not recorded: {result['failure']}", file=out)
+    try:
+        refs_of = landed_refs(git_dir, updates)
+        write_entry(
+            git_dir,
+            {
+                "repo": repository_name(env, git_dir),
+                "updates": [dataclasses.astuple(u) for u in updates],
+                "landed": list(refs_of.items()),
+                "pusher": dataclasses.asdict(pusher),
+            },
+        )
+        start_recorder(git_dir, settings.config_path, env)
+    except (AuditsvcError, OSError) as err:
+        print(
+            f"{PREFIX}WARNING: the changes of this push were not recorded: {err}; "
+            "`auditsvc import` can record them later",
+            file=out,
+        )
     return 0
+
+
+def record(settings: Settings, git_dir: str, out: TextIO) -> int:
+    """Record the spooled entries of GIT_DIR oldest first (`auditsvc hook record`); 1 if some remain."""
+    from auditsvc.spool import note_failure, pending, read_entry, recorder_lock
+
+    budget = max(60.0, settings.time_budget_seconds * 10)  # a first push of a long history takes a while
+    with recorder_lock(git_dir, wait_seconds=budget) as held:
+        if not held:
+            print(f"{PREFIX}another recorder kept the spool of {git_dir} busy for {budget:g} s; try again", file=out)
+            return 1
+        for path in pending(git_dir):
+            try:
+                entry = read_entry(path)
+            except (OSError, ValueError) as err:
+                result = {"failure": f"unreadable spool entry: {err}"}
+            else:
+                result = run_in_child(lambda: _record_entry(settings, git_dir, entry), budget)
+            if "failure" in result:
+                # Stop at the first failure: later pushes are recorded after earlier ones.
+                note_failure(git_dir, path, result["failure"])
+                print(f"{PREFIX}{path.name} not recorded: {result['failure']}", file=out)
+                return 1
+            path.unlink()
+    return 0
+
+
+def _record_entry(settings: Settings, git_dir: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    from auditsvc.audit import SqliteAuditLog
+    from auditsvc.gate import change_events
+
+    repo = entry["repo"]
+    with SqliteAuditLog.open(settings.db) as log:
+        events = change_events(git_dir, repo, dict(entry["landed"]), entry["pusher"], settings, log.put_content)
+        seqs = log.append(events)
+        log.checkpoint(repo)
+    return {"recorded": len(set(seqs))}

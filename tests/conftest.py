@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from auditsvc.audit import SqliteAuditLog
 from auditsvc.install import install
+from auditsvc.spool import LOG_NAME, SPOOL_DIR, pending
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -128,13 +130,23 @@ class Server:
 
     def push(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
         env = clean_env(**({"REMOTE_USER": user} if user else {}))
-        return subprocess.run(["git", "-C", str(self.work), "push", *args], capture_output=True, text=True, env=env, timeout=120)
+        proc = subprocess.run(["git", "-C", str(self.work), "push", *args], capture_output=True, text=True, env=env, timeout=120)
+        self.recorded()
+        return proc
 
     def ok(self, *args: str, user: str | None = None) -> None:
         proc = self.push(*args, user=user)
         assert proc.returncode == 0, proc.stderr
 
+    def recorded(self, timeout: float = 120) -> None:
+        """Wait until the background recorder has recorded every push that landed."""
+        deadline = time.monotonic() + timeout
+        while pending(str(self.git_dir)):
+            assert time.monotonic() < deadline, (self.git_dir / SPOOL_DIR / LOG_NAME).read_text()
+            time.sleep(0.05)
+
     def log(self) -> SqliteAuditLog:
+        self.recorded()
         return SqliteAuditLog.open(self.url)
 
     def events(self, type_: str | None = None) -> list[dict]:

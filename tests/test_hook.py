@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -266,3 +268,50 @@ def test_gitea_style_dispatcher_runs_the_hook(tmp_path):
     with SqliteAuditLog.open(f"sqlite:///{tmp_path}/audit.db") as log:
         [event] = list(log.events())
     assert event.body["pusher"] == {"name": "gitea-user", "source": "gitea", "authenticated": True, "email": "", "id": ""}
+
+
+def test_a_push_whose_recording_fails_stays_spooled_and_is_recorded_later(server, tmp_path):
+    """The recorder runs after the push; if it cannot write the log, the spool keeps what landed,
+    the next pusher is told, and the next recorder records it."""
+    first = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main")
+    post_receive = server.git_dir / "hooks" / "post-receive"
+    post_receive.rename(tmp_path / "post-receive")
+    second = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "bump")
+    server.ok("origin", "main")  # lands; nothing records its changes
+    post_receive_copy = tmp_path / "post-receive"
+    broken_db = tmp_path / "not-a-db"
+    broken_db.mkdir()
+    env = clean_env(GIT_DIR=str(server.git_dir), AUDITSVC_DB=f"sqlite:///{broken_db}")
+    subprocess.run([str(post_receive_copy)], input=f"{first} {second} refs/heads/main\n", text=True, env=env, check=True)
+    spool = server.git_dir / "auditsvc-spool"
+    deadline = time.monotonic() + 60
+    while "not recorded, will retry" not in ((spool / "recorder.log").read_text() if (spool / "recorder.log").exists() else ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [entry] = [p for p in spool.iterdir() if p.suffix == ".json"]
+    assert json.loads(entry.read_text())["landed"] == [[second, "refs/heads/main"]]
+    old = time.time() - 120
+    os.utime(entry, (old, old))
+
+    post_receive_copy.rename(post_receive)
+    third = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.29")}, "bump again")
+    proc = server.push("origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING: 1 earlier push landed but not yet recorded in the audit log (oldest 1" in proc.stderr
+    assert [c["commit"] for c in server.events("change")] == [first, second, third]
+    assert not entry.exists()
+    assert server.verify().startswith("audit log verified")
+
+
+def test_record_by_hand_reports_what_it_cannot_record(server, run_cli):
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main")
+    spool = server.git_dir / "auditsvc-spool"
+    (spool / "00000000000000000001-1.json").write_text("{not json")
+    proc = run_cli("hook", "record", str(server.git_dir), "--config", str(server.config))
+    assert proc.returncode == 1
+    assert "00000000000000000001-1.json not recorded: unreadable spool entry" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    (spool / "00000000000000000001-1.json").unlink()
+    assert run_cli("hook", "record", str(server.git_dir), "--config", str(server.config)).returncode == 0

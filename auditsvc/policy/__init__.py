@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from auditsvc.manifests import FieldPath, parse_field
@@ -56,7 +57,7 @@ class PolicyEngine(Protocol):
     @property
     def digest(self) -> str: ...
 
-    def evaluate(self, value: Any, kind: str | None = None) -> Evaluation: ...
+    def evaluate(self, value: Any, kind: str | None = None, changed: Sequence[str] | None = None) -> Evaluation: ...
 
 
 def _members(value: Any) -> list[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -260,47 +261,77 @@ def query_entrypoint(interpreter: regopy.Interpreter, bundle: Any, entrypoint: s
 
 
 _METADATA = re.compile(r"^# METADATA[ \t]*\n((?:#.*\n)*?)(?=[^#\n])", re.MULTILINE)
-ALL_KINDS = None  # a rule without a `kinds` annotation sees every document
+MAX_FIELD_LIMITED = 6  # per kind; beyond, custom.changed is ignored (2^n entrypoints)
 
 
-def rule_kinds(modules: Sequence[Module]) -> dict[tuple[str, str], frozenset[str] | None]:
-    """Kinds each rule applies to, from OPA METADATA annotations (`custom: {kinds: [...]}`).
+@dataclasses.dataclass(frozen=True)
+class RuleScope:
+    """Where a rule can fire, from its OPA METADATA `custom` annotations; None: anywhere."""
 
-    A rule is limited to kinds only when every body of it is annotated (or one
-    annotation has `scope: document`); otherwise it is evaluated for every document.
+    kinds: frozenset[str] | None = None  # custom.kinds: the resource kinds it judges
+    changed: frozenset[str] | None = None  # custom.changed: change rules only, fields whose change it judges
+
+
+def _annotation_list(meta: Any, key: str, module: Module, offset: int) -> frozenset[str] | None:
+    value = (meta.get("custom") or {}).get(key) if isinstance(meta, dict) else None
+    if value is not None and not (isinstance(value, list) and all(isinstance(k, str) for k in value)):
+        raise PolicyError(f"{module.path}:{module.line_of(offset)}: custom.{key} must be a list of names")
+    return frozenset(value) if value else None
+
+
+def rule_scopes(modules: Sequence[Module]) -> dict[tuple[str, str], RuleScope]:
+    """Kinds (and changed fields) each rule applies to, from OPA METADATA annotations.
+
+    A rule is limited only when every body of it is annotated (or one annotation has
+    `scope: document`); otherwise it is evaluated for every document (or change).
     """
-    bodies: dict[tuple[str, str], list[frozenset[str] | None]] = {}
-    whole: dict[tuple[str, str], frozenset[str]] = {}
+    bodies: dict[tuple[str, str], list[RuleScope]] = {}
+    whole: dict[tuple[str, str], RuleScope] = {}
     for module in modules:
-        annotated: dict[int, tuple[frozenset[str] | None, bool]] = {}
+        annotated: dict[int, tuple[RuleScope, bool]] = {}
         for match in _METADATA.finditer(module.text):
             text = "\n".join(line[1:].removeprefix(" ") for line in match[1].splitlines())
             try:
                 meta = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
             except yaml.YAMLError as err:
                 raise PolicyError(f"{module.path}:{module.line_of(match.start())}: METADATA is not YAML: {err}") from None
-            kinds = (meta.get("custom") or {}).get("kinds") if isinstance(meta, dict) else None
-            if kinds is not None and not (isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)):
-                raise PolicyError(f"{module.path}:{module.line_of(match.start())}: custom.kinds must be a list of kind names")
-            annotated[match.end()] = (frozenset(kinds) if kinds else None, meta.get("scope") == "document")
+            scope = RuleScope(
+                _annotation_list(meta, "kinds", module, match.start()),
+                _annotation_list(meta, "changed", module, match.start()),
+            )
+            annotated[match.end()] = (scope, isinstance(meta, dict) and meta.get("scope") == "document")
         for head in _RULE_HEAD.finditer(module.text):
             name = head[1]
             if name in _RULE_KEYWORDS:
                 continue
             key = (module.package, name)
-            kinds, document_scope = annotated.get(head.start(), (None, False))
-            if document_scope and kinds is not None:
-                whole[key] = whole.get(key, frozenset()) | kinds  # OPA allows one; never drop kinds
-            bodies.setdefault(key, []).append(kinds)
-    out: dict[tuple[str, str], frozenset[str] | None] = {}
-    for key, found in bodies.items():
-        if key in whole:
-            out[key] = whole[key]
-        elif all(k is not None for k in found):
-            out[key] = frozenset().union(*found)  # type: ignore[arg-type]
-        else:
-            out[key] = ALL_KINDS
-    return out
+            scope, document_scope = annotated.get(head.start(), (RuleScope(), False))
+            if document_scope:
+                whole[key] = _union([whole[key], scope]) if key in whole else scope  # OPA allows one; never drop any
+            bodies.setdefault(key, []).append(scope)
+    return {key: whole.get(key) or _union(found) for key, found in bodies.items()}
+
+
+def _union(scopes: Sequence[RuleScope]) -> RuleScope:
+    """Bodies together: limited by kinds (or fields) only when every body is."""
+    kinds = [s.kinds for s in scopes]
+    changed = [s.changed for s in scopes]
+    return RuleScope(
+        None if any(k is None for k in kinds) else frozenset().union(*kinds),  # type: ignore[arg-type]
+        None if any(c is None for c in changed) else frozenset().union(*changed),  # type: ignore[arg-type]
+    )
+
+
+def touches(paths: Sequence[str], fields: frozenset[str]) -> bool:
+    """Does a diff with these paths change one of the fields (or a part of one, or a parent)?"""
+    for path in paths:
+        for field in fields:
+            if path == field or path == "":
+                return True
+            shorter, longer = (path, field) if len(path) < len(field) else (field, path)
+            if longer.startswith(shorter) and longer[len(shorter)] in ".[":
+                return True
+    return False
 
 
 def _intact(bundle_path: str) -> bool:
@@ -350,32 +381,45 @@ class RegoEngine:
             )
             if decisions:
                 self.rules[namespace] = decisions + (["exception"] if "exception" in names else [])
-        kinds = rule_kinds(self.modules)
-        self._kinds = {(ns, n): kinds.get((ns, n)) for ns, names in self.rules.items() for n in names}
-        mentioned = sorted({k for ks in self._kinds.values() if ks for k in ks})
-        self._entry_for_kind: dict[str | None, str | None] = {}
+        scopes = rule_scopes(self.modules)
+        self._scopes = {(ns, n): scopes.get((ns, n), RuleScope()) for ns, names in self.rules.items() for n in names}
+        mentioned = sorted({k for scope in self._scopes.values() if scope.kinds for k in scope.kinds})
+        # Per kind, the rules limited to changes of some fields: one entrypoint per subset of them.
+        self._field_limited: dict[str | None, tuple[tuple[str, str], ...]] = {}
+        self._entry_for: dict[tuple[str | None, frozenset[tuple[str, str]]], str | None] = {}
         self._entries: dict[str, dict[str, list[str]]] = {}
         for kind in [*mentioned, None]:
-            selected = self._rules_for(kind)
-            name = next((e for e, rules in self._entries.items() if rules == selected), None)
-            if name is None and selected:
-                name = f"result_{len(self._entries)}"
-                self._entries[name] = selected
-            self._entry_for_kind[kind] = name
+            limited = tuple(
+                r for r, scope in self._scopes.items()
+                if scope.changed is not None and r[1] != "exception" and self._applies(r, kind)
+            )
+            self._field_limited[kind] = limited if len(limited) <= MAX_FIELD_LIMITED else ()
+            for size in range(len(self._field_limited[kind]) + 1):
+                for subset in itertools.combinations(self._field_limited[kind], size):
+                    selected = self._rules_for(kind, frozenset(subset))
+                    name = next((e for e, rules in self._entries.items() if rules == selected), None)
+                    if name is None and selected:
+                        name = f"result_{len(self._entries)}"
+                        self._entries[name] = selected
+                    self._entry_for[(kind, frozenset(subset))] = name
         self.digest = self._digest()
         self._interpreter, self._bundle = self._compile()
 
-    def _rules_for(self, kind: str | None) -> dict[str, list[str]]:
+    def _rules_for(self, kind: str | None, included: frozenset[tuple[str, str]]) -> dict[str, list[str]]:
         selected = {}
         for namespace, names in self.rules.items():
-            chosen = [n for n in names if n != "exception" and self._applies(namespace, n, kind)]
+            chosen = [
+                n for n in names
+                if n != "exception" and self._applies((namespace, n), kind)
+                and ((namespace, n) not in self._field_limited[kind] or (namespace, n) in included)
+            ]
             if chosen:
                 selected[namespace] = chosen + (["exception"] if "exception" in names else [])
         return selected
 
-    def _applies(self, namespace: str, rule: str, kind: str | None) -> bool:
-        kinds = self._kinds[(namespace, rule)]
-        return kinds is ALL_KINDS or kind in kinds
+    def _applies(self, rule: tuple[str, str], kind: str | None) -> bool:
+        kinds = self._scopes[rule].kinds
+        return kinds is None or kind in kinds
 
     def _digest(self) -> str:
         """What decided: module texts, data and the rules chosen, for reproducible decisions."""
@@ -449,11 +493,17 @@ class RegoEngine:
             raise PolicyError(f"policies do not compile: {compile_errors(printed[0]) if printed[0].strip() else error}")
         return interpreter, bundle
 
-    def evaluate(self, value: Any, kind: str | None = None) -> Evaluation:
-        """Rule values for one input; kind selects the annotated rules (default: the input's own kind)."""
+    def evaluate(self, value: Any, kind: str | None = None, changed: Sequence[str] | None = None) -> Evaluation:
+        """Rule values for one input. kind selects the rules annotated with kinds (default: the
+        input's own kind); changed, the diff paths of a change, the rules annotated with fields."""
         if kind is None:
             kind = value.get("kind") if isinstance(value, dict) else None
-        entry = self._entry_for_kind.get(kind, self._entry_for_kind[None]) if isinstance(kind, str) else self._entry_for_kind[None]
+        if not isinstance(kind, str) or kind not in self._field_limited:
+            kind = None
+        limited = self._field_limited[kind]
+        if changed is not None:
+            limited = tuple(r for r in limited if touches(changed, self._scopes[r].changed or frozenset()))
+        entry = self._entry_for[(kind, frozenset(limited))]
         if entry is None:
             return Evaluation((), frozenset())
         set_input(self._interpreter, value)

@@ -15,7 +15,7 @@ _immutable := {
 		["spec", "volumeClaimTemplates"],
 		["spec", "podManagementPolicy"],
 	],
-	"Job": [["spec", "selector"], ["spec", "template"], ["spec", "completions"]],
+	"Job": [["spec", "selector"], ["spec", "completions"]],
 	"PersistentVolumeClaim": [
 		["spec", "storageClassName"],
 		["spec", "accessModes"],
@@ -25,11 +25,15 @@ _immutable := {
 	],
 }
 
+# `changed` lists every path above: the rule runs only for changes touching one.
 # METADATA
 # custom:
 #   kinds: [Deployment, ReplicaSet, DaemonSet, StatefulSet, Job, PersistentVolumeClaim]
+#   changed: [spec.selector, spec.serviceName, spec.volumeClaimTemplates, spec.podManagementPolicy,
+#     spec.completions, spec.storageClassName, spec.accessModes, spec.volumeMode, spec.volumeName]
 deny_immutable_field contains result if {
 	input.operation in {"modified", "renamed"}
+	is_object(input.old_object)
 	some path in _immutable[input.resource.kind]
 	before := object.get(input.old_object, path, null)
 	after := object.get(input.object, path, null)
@@ -48,6 +52,7 @@ deny_immutable_field contains result if {
 # METADATA
 # custom:
 #   kinds: [ConfigMap, Secret]
+#   changed: [data, binaryData, stringData, immutable]
 deny_immutable_field contains result if {
 	input.operation in {"modified", "renamed"}
 	input.old_object.immutable == true

@@ -3,7 +3,6 @@
 #   auditsvc:
 #     allowed_registries: ["registry.example.com/", "ghcr.io/acme"]
 #     required_labels: ["app.kubernetes.io/name", "app.kubernetes.io/part-of"]
-#     signed_refs: ["refs/heads/main", "refs/heads/release/*"]
 #
 # Note: object.get(data, [...], d) cannot be used (the rule would depend on the
 # whole `data` document, i.e. on itself: rego-cpp reports "Recursion detected").
@@ -31,8 +30,3 @@ required_labels := r if {
 	is_array(r)
 } else := ["app.kubernetes.io/name"]
 
-# Refs (globs) on which every commit that changes a manifest must be signed. Empty: no requirement.
-signed_refs := r if {
-	r := data.auditsvc.signed_refs
-	is_array(r)
-} else := []

@@ -9,7 +9,7 @@ import pytest
 
 from auditsvc.errors import PolicyError
 from auditsvc.policy import Violation
-from auditsvc.policy.rego import RegoEngine, compile_errors, load_modules
+from auditsvc.policy.rego import RegoEngine, compile_errors, load_modules, touches
 
 DEPLOYMENT = {"kind": "Deployment", "metadata": {"name": "legacy"}, "spec": {"template": {"spec": {}}}}
 
@@ -270,3 +270,33 @@ def test_an_undefined_complete_rule_does_not_hide_the_others(tmp_path):
     assert [v.message for v in engine.evaluate({"a": True, "b": True}).violations] == ["complete", "set"]
     assert [v.message for v in engine.evaluate({"b": True}).violations] == ["set"]
     assert engine.evaluate({}).violations == ()
+
+
+def test_changed_annotation_runs_a_change_rule_only_when_its_fields_change(tmp_path):
+    write(
+        tmp_path,
+        "p.rego",
+        "package change\n\nimport rego.v1\n\n"
+        "# METADATA\n# custom:\n#   kinds: [Deployment]\n#   changed: [spec.selector]\n"
+        'deny_selector contains "selector" if true\n\n'
+        'warn_any contains "any" if true\n',
+    )
+    engine = RegoEngine([str(tmp_path)], namespaces=["change"])
+
+    def rules(kind: str, changed: list[str] | None) -> list[str]:
+        return sorted(v.rule for v in engine.evaluate({}, kind=kind, changed=changed).violations)
+
+    assert rules("Deployment", ["spec.replicas", "spec.template.spec.containers[0].image"]) == ["warn_any"]
+    assert rules("Deployment", ["spec.selector.matchLabels.app"]) == ["deny_selector", "warn_any"]  # a part of it
+    assert rules("Deployment", ["spec"]) == ["deny_selector", "warn_any"]  # a parent of it
+    assert rules("Deployment", []) == ["warn_any"]  # created or deleted: no field changed
+    assert rules("Deployment", None) == ["deny_selector", "warn_any"]  # changes not known: every rule
+    assert rules("Service", ["spec.selector"]) == ["warn_any"]  # not its kind
+
+
+def test_touches_matches_at_field_boundaries():
+    assert touches(["spec.selector"], frozenset({"spec.selector"}))
+    assert touches(["metadata.labels[\"a.b/c\"]", "spec.volumeClaimTemplates[0].spec"], frozenset({"spec.volumeClaimTemplates"}))
+    assert touches([""], frozenset({"data"}))  # the whole document
+    assert not touches(["spec.selectorTerms"], frozenset({"spec.selector"}))
+    assert not touches(["database"], frozenset({"data"}))
