@@ -315,6 +315,103 @@ def _intact(bundle_path: str) -> bool:
     return hashlib.sha256(data).hexdigest() == expected
 
 
+@dataclasses.dataclass(frozen=True)
+class RulePlan:
+    """Which decision rules run for which kind of document, and an entry package returning them in one query.
+
+    Both engines evaluate a plan, so the embedded engine and an OPA server run
+    the same rules for the same document.
+    """
+
+    modules: tuple[Module, ...]
+    data: dict[str, Any]
+    rules: dict[str, list[str]]  # namespace -> its decision rules, then `exception` if it has one
+    entries: dict[str, dict[str, list[str]]]  # entry rule name -> the rules it returns, per namespace
+    entry_for_kind: dict[str | None, str | None]  # None: kinds no annotation names
+    digest: str
+
+    @classmethod
+    def build(
+        cls,
+        modules: Sequence[Module],
+        data: dict[str, Any],
+        namespaces: Sequence[str] = ("main",),
+        all_namespaces: bool = False,
+        disabled_rules: Sequence[str] = (),
+    ) -> RulePlan:
+        disabled = set(disabled_rules)
+        rules_by_package: dict[str, set[str]] = {}
+        for module in modules:
+            rules_by_package.setdefault(module.package, set()).update(module.rule_names())
+        chosen = sorted(rules_by_package) if all_namespaces else list(namespaces)
+        rules: dict[str, list[str]] = {}
+        for namespace in chosen:
+            names = rules_by_package.get(namespace, set())
+            decisions = sorted(
+                n for n in names if is_decision_rule(n) and n not in disabled and f"{namespace}.{n}" not in disabled
+            )
+            if decisions:
+                rules[namespace] = decisions + (["exception"] if "exception" in names else [])
+        annotated = rule_kinds(modules)
+        kinds = {(ns, n): annotated.get((ns, n)) for ns, names in rules.items() for n in names}
+        mentioned = sorted({k for ks in kinds.values() if ks for k in ks})
+        entry_for_kind: dict[str | None, str | None] = {}
+        entries: dict[str, dict[str, list[str]]] = {}
+        for kind in [*mentioned, None]:
+            selected = _rules_for(rules, kinds, kind)
+            name = next((e for e, chosen_rules in entries.items() if chosen_rules == selected), None)
+            if name is None and selected:
+                name = f"result_{len(entries)}"
+                entries[name] = selected
+            entry_for_kind[kind] = name
+        return cls(tuple(modules), data, rules, entries, entry_for_kind, _digest(modules, data, rules))
+
+    def entry_for(self, value: Any) -> str | None:
+        """The entry rule for a document (by its kind), None when no rule applies to it."""
+        kind = value.get("kind") if isinstance(value, dict) else None
+        if isinstance(kind, str):
+            return self.entry_for_kind.get(kind, self.entry_for_kind[None])
+        return self.entry_for_kind[None]
+
+    def entry_module(self, package: str = ENTRY_PACKAGE) -> str:
+        """Per rule set: `fast_N`, an array of the rules' values (cheap, but undefined as a whole when
+        one complete rule is undefined), and `result_N`, an object that simply omits undefined rules."""
+        lines = [f"package {package}", ""]
+        for entry, rules in self.entries.items():
+            refs = [f"data.{namespace}.{name}" for namespace, names in rules.items() for name in names]
+            lines.append(f"fast_{entry} := [{', '.join(refs)}]")
+            lines.append(f"{entry} := {{")
+            for namespace, names in rules.items():
+                listed = json.dumps(names)
+                lines.append(f"  {json.dumps(namespace)}: {{k: v | k := {listed}[_]; v := data.{namespace}[k]}},")
+            lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _rules_for(
+    rules: dict[str, list[str]], kinds: dict[tuple[str, str], frozenset[str] | None], kind: str | None
+) -> dict[str, list[str]]:
+    selected = {}
+    for namespace, names in rules.items():
+        chosen = [n for n in names if n != "exception" and _applies(kinds[(namespace, n)], kind)]
+        if chosen:
+            selected[namespace] = chosen + (["exception"] if "exception" in names else [])
+    return selected
+
+
+def _applies(kinds: frozenset[str] | None, kind: str | None) -> bool:
+    return kinds is ALL_KINDS or kind in kinds
+
+
+def _digest(modules: Sequence[Module], data: dict[str, Any], rules: dict[str, list[str]]) -> str:
+    """What decided: module texts, data and the rules chosen, for reproducible decisions."""
+    h = hashlib.sha256()
+    for text in sorted(hashlib.sha256(m.text.encode()).hexdigest() for m in modules):
+        h.update(text.encode())
+    h.update(json.dumps([data, rules], sort_keys=True).encode())
+    return h.hexdigest()
+
+
 class RegoEngine:
     """conftest-compatible evaluation of .rego modules with regopy.
 
@@ -333,77 +430,19 @@ class RegoEngine:
         cache_dir: str | None = None,
     ) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
-        self.modules = [m for m in load_modules(policy_dirs) if not m.is_test]
-        check_builtins(self.modules)
-        self.data = load_data(data_files)
-        disabled = set(disabled_rules)
-        rules_by_package: dict[str, set[str]] = {}
-        for module in self.modules:
-            rules_by_package.setdefault(module.package, set()).update(module.rule_names())
-        chosen = sorted(rules_by_package) if all_namespaces else list(namespaces)
-        self.rules: dict[str, list[str]] = {}
-        for namespace in chosen:
-            names = rules_by_package.get(namespace, set())
-            decisions = sorted(
-                n for n in names if is_decision_rule(n) and n not in disabled and f"{namespace}.{n}" not in disabled
-            )
-            if decisions:
-                self.rules[namespace] = decisions + (["exception"] if "exception" in names else [])
-        kinds = rule_kinds(self.modules)
-        self._kinds = {(ns, n): kinds.get((ns, n)) for ns, names in self.rules.items() for n in names}
-        mentioned = sorted({k for ks in self._kinds.values() if ks for k in ks})
-        self._entry_for_kind: dict[str | None, str | None] = {}
-        self._entries: dict[str, dict[str, list[str]]] = {}
-        for kind in [*mentioned, None]:
-            selected = self._rules_for(kind)
-            name = next((e for e, rules in self._entries.items() if rules == selected), None)
-            if name is None and selected:
-                name = f"result_{len(self._entries)}"
-                self._entries[name] = selected
-            self._entry_for_kind[kind] = name
-        self.digest = self._digest()
+        modules = [m for m in load_modules(policy_dirs) if not m.is_test]
+        check_builtins(modules)
+        self.plan = RulePlan.build(modules, load_data(data_files), namespaces, all_namespaces, disabled_rules)
+        self.rules = self.plan.rules
+        self.digest = self.plan.digest
         self._interpreter, self._bundle = self._compile()
-
-    def _rules_for(self, kind: str | None) -> dict[str, list[str]]:
-        selected = {}
-        for namespace, names in self.rules.items():
-            chosen = [n for n in names if n != "exception" and self._applies(namespace, n, kind)]
-            if chosen:
-                selected[namespace] = chosen + (["exception"] if "exception" in names else [])
-        return selected
-
-    def _applies(self, namespace: str, rule: str, kind: str | None) -> bool:
-        kinds = self._kinds[(namespace, rule)]
-        return kinds is ALL_KINDS or kind in kinds
-
-    def _digest(self) -> str:
-        """What decided: module texts, data and the rules chosen, for reproducible decisions."""
-        h = hashlib.sha256()
-        for text in sorted(hashlib.sha256(m.text.encode()).hexdigest() for m in self.modules):
-            h.update(text.encode())
-        h.update(json.dumps([self.data, self.rules], sort_keys=True).encode())
-        return h.hexdigest()
-
-    def _entry_module(self) -> str:
-        """Per rule set: `fast_N`, an array of the rules' values (cheap, but undefined as a whole when
-        one complete rule is undefined), and `result_N`, an object that simply omits undefined rules."""
-        lines = [f"package {ENTRY_PACKAGE}", ""]
-        for entry, rules in self._entries.items():
-            refs = [f"data.{namespace}.{name}" for namespace, names in rules.items() for name in names]
-            lines.append(f"fast_{entry} := [{', '.join(refs)}]")
-            lines.append(f"{entry} := {{")
-            for namespace, names in rules.items():
-                listed = json.dumps(names)
-                lines.append(f"  {json.dumps(namespace)}: {{k: v | k := {listed}[_]; v := data.{namespace}[k]}},")
-            lines.append("}")
-        return "\n".join(lines) + "\n"
 
     def _compile(self) -> tuple[regopy.Interpreter, Any]:
         """The compiled bundle, from the cache when these exact policies were compiled before.
 
         Compiling the bundled library takes ~0.1 s, loading it ~2 ms: a hook runs on every push.
         """
-        entry = self._entry_module()
+        entry = self.plan.entry_module()
         key = hashlib.sha256(f"{regopy.build_info()}\0{self.digest}\0{entry}".encode()).hexdigest()
         cached = os.path.join(self.cache_dir, "bundles", f"{key}.rbb")
         if _intact(cached):
@@ -431,15 +470,15 @@ class RegoEngine:
     def _build(self, entry: str) -> tuple[regopy.Interpreter, Any]:
         interpreter = regopy.Interpreter()
         interpreter.strict_built_in_errors = True
-        entrypoints = [f"{ENTRY_PACKAGE}/{prefix}{entry}" for entry in self._entries for prefix in ("fast_", "")]
+        entrypoints = [f"{ENTRY_PACKAGE}/{prefix}{entry}" for entry in self.plan.entries for prefix in ("fast_", "")]
         entrypoints = entrypoints or [f"{ENTRY_PACKAGE}/none"]
         with captured_stdout() as printed:
             try:
-                for module in self.modules:
+                for module in self.plan.modules:
                     interpreter.add_module(module.path, module.text)
                 interpreter.add_module(f"{ENTRY_PACKAGE}.rego", entry + "none := {}\n")
-                if self.data:
-                    interpreter.add_data(self.data)
+                if self.plan.data:
+                    interpreter.add_data(self.plan.data)
                 bundle = interpreter.build(None, entrypoints)
                 error = None if rego_bundle_ok(bundle._impl) else "the engine refused the bundle"
             except regopy.RegoError as err:
@@ -449,15 +488,14 @@ class RegoEngine:
         return interpreter, bundle
 
     def evaluate(self, value: Any) -> Evaluation:
-        kind = value.get("kind") if isinstance(value, dict) else None
-        entry = self._entry_for_kind.get(kind, self._entry_for_kind[None]) if isinstance(kind, str) else self._entry_for_kind[None]
+        entry = self.plan.entry_for(value)
         if entry is None:
             return Evaluation((), frozenset())
         set_input(self._interpreter, value)
         text = query_entrypoint(self._interpreter, self._bundle, f"{ENTRY_PACKAGE}/fast_{entry}")
         if text != "undefined":
             values = iter(json.loads(text)["expressions"][0])
-            rules = self._entries[entry]
+            rules = self.plan.entries[entry]
             return to_evaluation({ns: {name: next(values) for name in names} for ns, names in rules.items()})
         # A complete rule (deny = msg if ...) was undefined: ask for the rules that are defined.
         text = query_entrypoint(self._interpreter, self._bundle, f"{ENTRY_PACKAGE}/{entry}")
