@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 
 from auditsvc import __version__
 from auditsvc.config import Settings
-from auditsvc.errors import PolicyError
+from auditsvc.errors import PolicyError, PolicyServerUnavailable
 from auditsvc.manifests import Document, Limits, Source, format_field, parse
 from auditsvc.model import CheckResult, Finding, ResourceKey, Waiver
-from auditsvc.policy import Evaluation
+from auditsvc.policy import Evaluation, PolicyEngine
 from auditsvc.policy.rego import RegoEngine
 from auditsvc.schemas import SchemaRegistry, is_crd
 from auditsvc.waivers import apply_waivers, load_waivers
@@ -34,7 +34,7 @@ class Checker:
     """Compiled schemas, policies and waivers for one run."""
 
     schemas: SchemaRegistry
-    engine: RegoEngine | None
+    engine: PolicyEngine | None
     waivers: list[Waiver]
     limits: Limits
     combine: bool = False
@@ -51,16 +51,22 @@ class Checker:
             reject_missing=settings.reject_missing_schemas,
         )
         schemas.add_crds(crds)
-        engine = None
-        if settings.policies:
-            engine = RegoEngine(
-                settings.policy_dirs,
-                namespaces=settings.namespaces,
-                all_namespaces=settings.all_namespaces,
-                data_files=settings.data,
-                disabled_rules=settings.disabled_rules,
-                cache_dir=settings.cache_dir,
+        engine: PolicyEngine | None = None
+        options = dict(
+            policy_dirs=settings.policy_dirs,
+            namespaces=settings.namespaces,
+            all_namespaces=settings.all_namespaces,
+            data_files=settings.data,
+            disabled_rules=settings.disabled_rules,
+        )
+        if settings.policies and settings.policy["engine"] == "opa":
+            from auditsvc.policy.opa import OpaEngine  # requests and opa_client load only when configured
+
+            engine = OpaEngine(
+                settings.policy["url"], settings.policy["mode"], settings.policy["timeout_seconds"], **options
             )
+        elif settings.policies:
+            engine = RegoEngine(**options, cache_dir=settings.cache_dir)
         waivers = load_waivers(settings.waivers) if settings.waivers else []
         return cls(schemas, engine, waivers, settings.limits, combine)
 
@@ -106,6 +112,8 @@ class Checker:
         if self.engine is not None and not self.combine:
             try:
                 evaluation = self.engine.evaluate(document.value)
+            except PolicyServerUnavailable:
+                raise  # no decision at all: the caller's fail mode applies, not a finding
             except PolicyError as err:
                 # One document that breaks a policy must not hide the others' results, nor pass.
                 pairs.append((self.policy_error(document, err), key))
@@ -164,6 +172,8 @@ class Checker:
         anchor = Document(documents[0].path, 0, 1, None)
         try:
             evaluation = self.engine.evaluate([{"path": d.path, "contents": d.value} for d in documents])
+        except PolicyServerUnavailable:
+            raise
         except PolicyError as err:
             return [self.policy_error(anchor, err)]
         findings = self.policy_findings(anchor, evaluation)

@@ -82,11 +82,15 @@ def load_modules(policy_dirs: Iterable[str]) -> list[Module]:
                 text = handle.read()
         except (OSError, UnicodeDecodeError) as err:
             raise PolicyError(f"cannot read policy {path}: {err}") from None
-        match = _PACKAGE.search(text)
-        if not match:
-            raise PolicyError(f"{path}:1: no package declaration: start the file with `package <name>`")
-        modules.append(Module(path, match[1], text))
+        modules.append(parse_module(path, text))
     return modules
+
+
+def parse_module(path: str, text: str) -> Module:
+    match = _PACKAGE.search(text)
+    if not match:
+        raise PolicyError(f"{path}:1: no package declaration: start the file with `package <name>`")
+    return Module(path, match[1], text)
 
 
 def check_builtins(modules: Sequence[Module]) -> None:
