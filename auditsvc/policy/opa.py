@@ -20,6 +20,7 @@ PolicyServerUnavailable: there is no decision, and the caller's fail mode applie
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from opa_client import OpaClient
-from opa_client.errors import PolicyNotFoundError, RegoParseError
+from opa_client.errors import DeletePolicyError, PolicyNotFoundError, RegoParseError
 
 from auditsvc.errors import PolicyError, PolicyServerUnavailable
 from auditsvc.policy import Evaluation, to_evaluation
@@ -150,7 +151,8 @@ class OpaEngine:
         ours = {*ids, entry_id}
         for stale in existing:
             if stale.startswith(POLICY_ID_PREFIX) and stale not in ours:
-                self._call(f"deleting policy {stale}", self.client.delete_policy, stale)
+                with contextlib.suppress(DeletePolicyError):  # another receiver deleted it first
+                    self._call(f"deleting policy {stale}", self.client.delete_policy, stale)
         for key, value in self.plan.data.items():
             self._call(f"data {key}", self._put_data, key, value)
         for policy_id, module in zip(ids, self.plan.modules):

@@ -159,6 +159,7 @@ def test_a_slow_server_times_out_with_the_configured_limit(test_policies):
 
 def test_a_decision_that_comes_too_late_is_no_decision(test_policies):
     with running() as url:
+        OpaEngine(url, timeout_seconds=30, policy_dirs=[str(test_policies)])  # upload, however loaded the machine
         engine = OpaEngine(url, timeout_seconds=0.5, policy_dirs=[str(test_policies)])
         urllib.request.urlopen(urllib.request.Request(f"{url}/test/delay", data=b"3", method="PUT")).close()
         with pytest.raises(PolicyServerUnavailable, match=rf"at {url} did not answer data\.auditsvc_entry\.p\w+\.result_\d within 0\.5 s"):
@@ -196,6 +197,7 @@ def test_findings_equal_the_embedded_engine_on_the_corpus(tmp_path):
     (bundle / "data.json").write_text(json.dumps(yaml.safe_load((CORPUS / "registries.yaml").read_text())))
     with running("--bundle", str(bundle)) as bundle_url, running() as push_url:
         for policy in ({"engine": "opa", "url": push_url}, {"engine": "opa", "url": bundle_url, "mode": "bundle"}):
+            policy["timeout_seconds"] = 30  # a loaded machine must not turn this into a timeout test
             checker = Checker.from_settings(settings_for(tmp_path, policy))
             if policy.get("mode") != "bundle":  # a bundle carries no --data: the digest then differs
                 assert checker.provenance() == embedded.provenance()
@@ -215,7 +217,7 @@ def test_check_exits_3_with_one_line_when_opa_is_unreachable(run_cli, tmp_path):
 
 def test_check_through_opa_prints_what_the_embedded_engine_prints(run_cli, tmp_path):
     with running() as url:
-        (tmp_path / "auditsvc.yaml").write_text(json.dumps({"policy": {"engine": "opa", "url": url}}))
+        (tmp_path / "auditsvc.yaml").write_text(json.dumps({"policy": {"engine": "opa", "url": url, "timeout_seconds": 30}}))
         through_opa = run_cli("check", str(ROOT / "examples"), "--config", "auditsvc.yaml")
     embedded = run_cli("check", str(ROOT / "examples"))
     assert (through_opa.returncode, through_opa.stdout) == (embedded.returncode, embedded.stdout) == (1, embedded.stdout)
@@ -261,7 +263,7 @@ def test_hook_applies_the_fail_mode_when_opa_is_unreachable(tmp_path, fail_mode)
 
 def test_hook_refuses_a_bad_push_through_opa(tmp_path):
     with running() as url:
-        server = Server(tmp_path, {"policy": {"engine": "opa", "url": url}})
+        server = Server(tmp_path, {"policy": {"engine": "opa", "url": url, "timeout_seconds": 30}})
         server.commit({"apps/web.yaml": DEPLOYMENT_YAML}, "add web")
         proc = server.push("origin", "main")
     assert proc.returncode != 0
