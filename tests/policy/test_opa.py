@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from auditsvc import check
 from auditsvc.check import Checker, run_check
 from auditsvc.config import BUNDLED_POLICIES, load_settings
 from auditsvc.errors import PolicyError, PolicyServerUnavailable
-from auditsvc.manifests import collect
+from auditsvc.manifests import Limits, collect
 from auditsvc.policy import Violation, to_evaluation
 from auditsvc.policy.opa import OpaEngine
 from auditsvc.policy.rego import RegoEngine
@@ -202,6 +203,27 @@ def test_findings_equal_the_embedded_engine_on_the_corpus(tmp_path):
             if policy.get("mode") != "bundle":  # a bundle carries no --data: the digest then differs
                 assert checker.provenance() == embedded.provenance()
             assert run_check(checker, sources, workers=1).findings == expected, policy
+
+
+def test_forked_check_workers_use_their_own_connections(tmp_path, monkeypatch):
+    """Large inputs are checked in forked workers: each must open its own connection to the server."""
+    sources = collect([str(ROOT / "examples"), str(CORPUS / "everything-wrong.yaml")], ())
+    expected = run_check(Checker.from_settings(settings_for(tmp_path, None)), sources, workers=1).findings
+    monkeypatch.setattr(check, "PARALLEL_MIN_BYTES", 0)  # fork for this small input
+    monkeypatch.setattr(check, "CHUNK_BYTES", 1)  # one file per worker task
+    with running() as url:
+        checker = Checker.from_settings(settings_for(tmp_path, {"engine": "opa", "url": url, "timeout_seconds": 30}))
+        assert run_check(checker, sources, workers=2).findings == expected
+
+
+def test_combine_gives_the_server_every_document(tmp_path, test_policies):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+    sources = collect([str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")], ())
+    with running() as url:
+        engine = OpaEngine(url, policy_dirs=[str(test_policies)], namespaces=["combine"])
+        checker = Checker(Checker.from_settings(settings_for(tmp_path, None)).schemas, engine, [], Limits(), combine=True)
+        assert [f.message for f in run_check(checker, sources, workers=1).findings] == ["two Services share a name"]
 
 
 def test_check_exits_3_with_one_line_when_opa_is_unreachable(run_cli, tmp_path):
