@@ -18,10 +18,10 @@ from typing import Any
 
 from auditsvc import __version__
 from auditsvc.config import Settings
-from auditsvc.errors import PolicyError
+from auditsvc.errors import PolicyError, PolicyServerUnavailable
 from auditsvc.manifests import Document, Limits, Source, format_field, parse
 from auditsvc.model import CheckResult, Finding, ResourceKey, Waiver
-from auditsvc.policy import Evaluation
+from auditsvc.policy import Evaluation, PolicyEngine
 from auditsvc.policy.rego import RegoEngine
 from auditsvc.schemas import SchemaRegistry, is_crd
 from auditsvc.waivers import apply_waivers, load_waivers
@@ -35,11 +35,11 @@ class Checker:
     """Compiled schemas, policies and waivers for one run."""
 
     schemas: SchemaRegistry
-    engine: RegoEngine | None
+    engine: PolicyEngine | None
     waivers: list[Waiver]
     limits: Limits
     combine: bool = False
-    change_engine: RegoEngine | None = None  # change-aware rules (settings.change_namespaces)
+    change_engine: PolicyEngine | None = None  # change-aware rules (settings.change_namespaces)
     today: datetime.date = dataclasses.field(default_factory=lambda: datetime.datetime.now(datetime.UTC).date())
     _by_blob: dict[tuple[str, str], tuple[list[Finding], int]] = dataclasses.field(default_factory=dict)
 
@@ -55,22 +55,8 @@ class Checker:
         schemas.add_crds(crds)
         engine = change_engine = None
         if settings.policies:
-            engine = RegoEngine(
-                settings.policy_dirs,
-                namespaces=settings.namespaces,
-                all_namespaces=settings.all_namespaces,
-                excluded_namespaces=settings.change_namespaces,
-                data_files=settings.data,
-                disabled_rules=settings.disabled_rules,
-                cache_dir=settings.cache_dir,
-            )
-            change_engine = RegoEngine(
-                settings.policy_dirs,
-                namespaces=settings.change_namespaces,
-                data_files=settings.data,
-                disabled_rules=settings.disabled_rules,
-                cache_dir=settings.cache_dir,
-            )
+            engine = policy_engine(settings, "state")
+            change_engine = policy_engine(settings, "change")
             if not change_engine.rules:
                 change_engine = None
         waivers = load_waivers(settings.waivers) if settings.waivers else []
@@ -119,6 +105,8 @@ class Checker:
         if self.engine is not None and not self.combine:
             try:
                 evaluation = self.engine.evaluate(document.value)
+            except PolicyServerUnavailable:
+                raise  # no decision at all: the caller's fail mode applies, not a finding
             except PolicyError as err:
                 # One document that breaks a policy must not hide the others' results, nor pass.
                 pairs.append((self.policy_error(document, err), key))
@@ -137,6 +125,8 @@ class Checker:
         try:
             changed = [d["path"] for d in change["diff"]]
             evaluation = self.change_engine.evaluate(change, kind=change["resource"]["kind"], changed=changed)
+        except PolicyServerUnavailable:
+            raise  # no decision at all: the caller's fail mode applies, not a finding
         except PolicyError as err:
             document = locate()
             return apply_waivers([(self.policy_error(document, err), document.key)], self.waivers, self.today)
@@ -196,10 +186,31 @@ class Checker:
         anchor = Document(documents[0].path, 0, 1, None)
         try:
             evaluation = self.engine.evaluate([{"path": d.path, "contents": d.value} for d in documents])
+        except PolicyServerUnavailable:
+            raise
         except PolicyError as err:
             return [self.policy_error(anchor, err)]
         findings = self.policy_findings(anchor, evaluation)
         return apply_waivers([(f, ResourceKey("", "", "", "")) for f in findings], self.waivers, self.today)
+
+
+def policy_engine(settings: Settings, role: str) -> PolicyEngine:
+    """The configured engine for the state rules (settings.namespaces) or the change-aware ones."""
+    state = role == "state"
+    options: dict[str, Any] = dict(
+        policy_dirs=settings.policy_dirs,
+        namespaces=settings.namespaces if state else settings.change_namespaces,
+        all_namespaces=settings.all_namespaces and state,
+        excluded_namespaces=settings.change_namespaces if state else (),
+        data_files=settings.data,
+        disabled_rules=settings.disabled_rules,
+    )
+    if settings.policy["engine"] == "opa":
+        from auditsvc.policy.opa import OpaEngine  # requests and opa_client load only when configured
+
+        policy = settings.policy
+        return OpaEngine(policy["url"], policy["mode"], policy["timeout_seconds"], role=role, **options)
+    return RegoEngine(**options, cache_dir=settings.cache_dir)
 
 
 def find_crds(sources: Iterable[Source], limits: Limits) -> list[dict]:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from auditsvc.errors import ConfigError
 from auditsvc.manifests import Document, Limits, parse
@@ -21,6 +22,7 @@ BUNDLED_POLICIES = str(PACKAGE_ROOT / "policies")
 BUNDLED_SCHEMAS = str(PACKAGE_ROOT / "schemas")
 BUNDLED_TOKEN = "@bundled"  # names the bundled policy library in `policies` / -p
 ENV_PREFIX = "AUDITSVC_"
+POLICY_ENGINE_DEFAULTS = {"engine": "rego", "url": None, "mode": "push", "timeout_seconds": 2.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Settings:
     time_budget_seconds: float = 4.5
     repositories: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     flux: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    policy: Mapping[str, Any] = dataclasses.field(default_factory=lambda: dict(POLICY_ENGINE_DEFAULTS))
     # check
     namespaces: tuple[str, ...] = ("main",)
     all_namespaces: bool = False
@@ -117,11 +120,44 @@ def _coerce(name: str, value: Any, origin: str, base: Path | None) -> Any:
         return value
     if name in _PATHS and base is not None:
         return str(base / value)
+    if name == "policy":
+        return _policy_engine(value, origin)
     if name == "path_schemas" and base is not None:
         return {pattern: str(base / path) for pattern, path in value.items()}
     if name == "db" and base is not None and value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
         return "sqlite:///" + str(base / value[len("sqlite:///") :])
     return float(value) if expected == (int, float) else value
+
+
+def _policy_engine(value: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """`policy`: which engine evaluates the Rego policies, e.g. {engine: opa, url: http://127.0.0.1:8181}."""
+    out = dict(POLICY_ENGINE_DEFAULTS)
+    for key, item in value.items():
+        if key not in out:
+            raise ConfigError(f"{origin}: unknown key `policy.{key}`; known keys: {', '.join(POLICY_ENGINE_DEFAULTS)}")
+        out[key] = item
+    choices = {"engine": ("rego", "opa"), "mode": ("push", "bundle")}
+    for key, allowed in choices.items():
+        if out[key] not in allowed:
+            raise ConfigError(f"{origin}: `policy.{key}` must be one of {', '.join(allowed)}, not {out[key]!r}")
+    timeout = out["timeout_seconds"]
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigError(f"{origin}: `policy.timeout_seconds` must be a positive number, not {timeout!r}")
+    out["timeout_seconds"] = float(timeout)
+    url = out["url"]
+    if out["engine"] == "opa" and url is None:
+        raise ConfigError(f"{origin}: `policy.engine: opa` needs `policy.url`, the OPA server's base URL, like http://127.0.0.1:8181")
+    if url is not None:
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            port_ok = parts is not None and (parts.port or 1) > 0
+        except ValueError:
+            parts, port_ok = None, False
+        if not port_ok or parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ConfigError(
+                f"{origin}: `policy.url` must be the OPA server's base URL, like http://127.0.0.1:8181, not {url!r}"
+            )
+    return out
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -13,6 +13,10 @@ class PolicyError(AuditsvcError):
     """A policy cannot be loaded, compiled or evaluated."""
 
 
+class PolicyServerUnavailable(PolicyError):
+    """The OPA server did not answer in time or cannot be reached: no decision, so the fail mode applies."""
+
+
 class SchemaError(AuditsvcError):
     """A schema file or schema directory cannot be used."""
 

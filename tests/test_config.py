@@ -205,6 +205,13 @@ def test_unknown_key_names_key_and_file_line(tmp_path):
         ("repositories: [a]\n", "`repositories` must be a mapping, not list (['a'])"),
         ("waivers: [a.yaml]\n", "`waivers` must be a string, not list (['a.yaml'])"),
         ("fail_mode: maybe\n", "`fail_mode` must be one of closed, open, not 'maybe'"),
+        ("policy: opa\n", "`policy` must be a mapping, not str ('opa')"),
+        ("policy: {engine: wasm}\n", "`policy.engine` must be one of rego, opa, not 'wasm'"),
+        ("policy: {engine: opa}\n", "`policy.engine: opa` needs `policy.url`, the OPA server's base URL, like http://127.0.0.1:8181"),
+        ("policy: {engine: opa, url: 'http://opa:8181/v1'}\n", "`policy.url` must be the OPA server's base URL, like http://127.0.0.1:8181, not 'http://opa:8181/v1'"),
+        ("policy: {mode: pull}\n", "`policy.mode` must be one of push, bundle, not 'pull'"),
+        ("policy: {timeout_seconds: -1}\n", "`policy.timeout_seconds` must be a positive number, not -1"),
+        ("policy: {host: opa}\n", "unknown key `policy.host`; known keys: engine, url, mode, timeout_seconds"),
     ],
 )
 def test_wrong_type_names_the_key_and_line(tmp_path, text, message):
@@ -212,6 +219,17 @@ def test_wrong_type_names_the_key_and_line(tmp_path, text, message):
     with pytest.raises(ConfigError) as info:
         load_settings(path, environ={})
     assert str(info.value) == f"{path}:2: {message}"
+
+
+def test_policy_engine_defaults_and_opa_settings(tmp_path):
+    assert load_settings(environ={}).policy == {"engine": "rego", "url": None, "mode": "push", "timeout_seconds": 2.0}
+    path = write_config(tmp_path, "policy: {engine: opa, url: 'https://opa.internal:8181', mode: bundle, timeout_seconds: 1}\n")
+    assert load_settings(path, environ={}).policy == {
+        "engine": "opa",
+        "url": "https://opa.internal:8181",
+        "mode": "bundle",
+        "timeout_seconds": 1.0,
+    }
 
 
 def test_config_that_is_not_a_mapping(tmp_path):

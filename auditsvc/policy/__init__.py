@@ -57,6 +57,9 @@ class PolicyEngine(Protocol):
     @property
     def digest(self) -> str: ...
 
+    @property
+    def rules(self) -> dict[str, list[str]]: ...
+
     def evaluate(self, value: Any, kind: str | None = None, changed: Sequence[str] | None = None) -> Evaluation: ...
 
 

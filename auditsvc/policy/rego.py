@@ -83,11 +83,15 @@ def load_modules(policy_dirs: Iterable[str]) -> list[Module]:
                 text = handle.read()
         except (OSError, UnicodeDecodeError) as err:
             raise PolicyError(f"cannot read policy {path}: {err}") from None
-        match = _PACKAGE.search(text)
-        if not match:
-            raise PolicyError(f"{path}:1: no package declaration: start the file with `package <name>`")
-        modules.append(Module(path, match[1], text))
+        modules.append(parse_module(path, text))
     return modules
+
+
+def parse_module(path: str, text: str) -> Module:
+    match = _PACKAGE.search(text)
+    if not match:
+        raise PolicyError(f"{path}:1: no package declaration: start the file with `package <name>`")
+    return Module(path, match[1], text)
 
 
 def check_builtins(modules: Sequence[Module]) -> None:
@@ -346,13 +350,133 @@ def _intact(bundle_path: str) -> bool:
     return hashlib.sha256(data).hexdigest() == expected
 
 
-class RegoEngine:
-    """conftest-compatible evaluation of .rego modules with regopy.
+@dataclasses.dataclass(frozen=True)
+class RulePlan:
+    """Which decision rules run for which input, and an entry package returning them in one query.
 
-    Rules annotated with the kinds they apply to are compiled into one
-    entrypoint per distinct rule set, so a ConfigMap never pays for the
-    Deployment rules: regopy's per-rule cost dominates check time.
+    Rules annotated with the kinds they apply to (and, for change rules, the fields they judge)
+    are compiled into one entrypoint per distinct rule set, so a ConfigMap never pays for the
+    Deployment rules: regopy's per-rule cost dominates check time. Both engines evaluate a
+    plan, so the embedded engine and an OPA server run the same rules for the same input.
     """
+
+    modules: tuple[Module, ...]
+    data: dict[str, Any]
+    rules: dict[str, list[str]]  # namespace -> its decision rules, then `exception` if it has one
+    scopes: dict[tuple[str, str], RuleScope]
+    field_limited: dict[str | None, tuple[tuple[str, str], ...]]  # per kind (None: any other kind)
+    entries: dict[str, dict[str, list[str]]]  # entry rule name -> the rules it returns, per namespace
+    entry_for_scope: dict[tuple[str | None, frozenset[tuple[str, str]]], str | None]
+    digest: str
+
+    @classmethod
+    def build(
+        cls,
+        modules: Sequence[Module],
+        data: dict[str, Any],
+        namespaces: Sequence[str] = ("main",),
+        all_namespaces: bool = False,
+        excluded_namespaces: Sequence[str] = (),
+        disabled_rules: Sequence[str] = (),
+    ) -> RulePlan:
+        disabled = set(disabled_rules)
+        rules_by_package: dict[str, set[str]] = {}
+        for module in modules:
+            rules_by_package.setdefault(module.package, set()).update(module.rule_names())
+        chosen = sorted(set(rules_by_package) - set(excluded_namespaces)) if all_namespaces else list(namespaces)
+        rules: dict[str, list[str]] = {}
+        for namespace in chosen:
+            names = rules_by_package.get(namespace, set())
+            decisions = sorted(
+                n for n in names if is_decision_rule(n) and n not in disabled and f"{namespace}.{n}" not in disabled
+            )
+            if decisions:
+                rules[namespace] = decisions + (["exception"] if "exception" in names else [])
+        annotated = rule_scopes(modules)
+        scopes = {(ns, n): annotated.get((ns, n), RuleScope()) for ns, names in rules.items() for n in names}
+        mentioned = sorted({k for scope in scopes.values() if scope.kinds for k in scope.kinds})
+        field_limited: dict[str | None, tuple[tuple[str, str], ...]] = {}
+        entry_for_scope: dict[tuple[str | None, frozenset[tuple[str, str]]], str | None] = {}
+        entries: dict[str, dict[str, list[str]]] = {}
+        for kind in [*mentioned, None]:
+            limited = tuple(
+                r for r, scope in scopes.items() if scope.changed is not None and r[1] != "exception" and _applies(scope, kind)
+            )
+            field_limited[kind] = limited if len(limited) <= MAX_FIELD_LIMITED else ()
+            # One entrypoint per subset of the field-limited rules: the subset a change touches.
+            for size in range(len(field_limited[kind]) + 1):
+                for subset in itertools.combinations(field_limited[kind], size):
+                    selected = _rules_for(rules, scopes, kind, field_limited[kind], frozenset(subset))
+                    name = next((e for e, chosen_rules in entries.items() if chosen_rules == selected), None)
+                    if name is None and selected:
+                        name = f"result_{len(entries)}"
+                        entries[name] = selected
+                    entry_for_scope[(kind, frozenset(subset))] = name
+        digest = _digest(modules, data, rules)
+        return cls(tuple(modules), data, rules, scopes, field_limited, entries, entry_for_scope, digest)
+
+    def entry_for(self, value: Any, kind: str | None = None, changed: Sequence[str] | None = None) -> str | None:
+        """The entry rule for an input, None when no rule applies to it. kind selects the rules
+        annotated with kinds (default: the input's own kind); changed (the diff paths of a
+        change) the rules annotated with fields; None: all of them."""
+        if kind is None:
+            kind = value.get("kind") if isinstance(value, dict) else None
+        if not isinstance(kind, str) or kind not in self.field_limited:
+            kind = None
+        limited = self.field_limited[kind]
+        if changed is not None:
+            limited = tuple(r for r in limited if touches(changed, self.scopes[r].changed or frozenset()))
+        return self.entry_for_scope[(kind, frozenset(limited))]
+
+    def entry_module(self, package: str = ENTRY_PACKAGE) -> str:
+        """Per rule set: `fast_N`, an array of the rules' values (cheap, but undefined as a whole when
+        one complete rule is undefined), and `result_N`, an object that simply omits undefined rules."""
+        lines = [f"package {package}", ""]
+        for entry, rules in self.entries.items():
+            refs = [f"data.{namespace}.{name}" for namespace, names in rules.items() for name in names]
+            lines.append(f"fast_{entry} := [{', '.join(refs)}]")
+            lines.append(f"{entry} := {{")
+            for namespace, names in rules.items():
+                listed = json.dumps(names)
+                lines.append(f"  {json.dumps(namespace)}: {{k: v | k := {listed}[_]; v := data.{namespace}[k]}},")
+            lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _rules_for(
+    rules: dict[str, list[str]],
+    scopes: dict[tuple[str, str], RuleScope],
+    kind: str | None,
+    field_limited: tuple[tuple[str, str], ...],
+    included: frozenset[tuple[str, str]],
+) -> dict[str, list[str]]:
+    selected = {}
+    for namespace, names in rules.items():
+        chosen = [
+            n for n in names
+            if n != "exception" and _applies(scopes[(namespace, n)], kind)
+            and ((namespace, n) not in field_limited or (namespace, n) in included)
+        ]
+        if chosen:
+            selected[namespace] = chosen + (["exception"] if "exception" in names else [])
+    return selected
+
+
+def _applies(scope: RuleScope, kind: str | None) -> bool:
+    return scope.kinds is None or kind in scope.kinds
+
+
+def _digest(modules: Sequence[Module], data: dict[str, Any], rules: dict[str, list[str]]) -> str:
+    """What decided: module texts, data and the rules chosen, for reproducible decisions."""
+    h = hashlib.sha256()
+    for text in sorted(hashlib.sha256(m.text.encode()).hexdigest() for m in modules):
+        h.update(text.encode())
+    h.update(json.dumps([data, rules], sort_keys=True).encode())
+    return h.hexdigest()
+
+
+class RegoEngine:
+    """conftest-compatible evaluation of .rego modules with regopy, following a RulePlan."""
 
     def __init__(
         self,
@@ -365,90 +489,21 @@ class RegoEngine:
         cache_dir: str | None = None,
     ) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
-        self.modules = [m for m in load_modules(policy_dirs) if not m.is_test]
-        check_builtins(self.modules)
-        self.data = load_data(data_files)
-        disabled = set(disabled_rules)
-        rules_by_package: dict[str, set[str]] = {}
-        for module in self.modules:
-            rules_by_package.setdefault(module.package, set()).update(module.rule_names())
-        chosen = sorted(set(rules_by_package) - set(excluded_namespaces)) if all_namespaces else list(namespaces)
-        self.rules: dict[str, list[str]] = {}
-        for namespace in chosen:
-            names = rules_by_package.get(namespace, set())
-            decisions = sorted(
-                n for n in names if is_decision_rule(n) and n not in disabled and f"{namespace}.{n}" not in disabled
-            )
-            if decisions:
-                self.rules[namespace] = decisions + (["exception"] if "exception" in names else [])
-        scopes = rule_scopes(self.modules)
-        self._scopes = {(ns, n): scopes.get((ns, n), RuleScope()) for ns, names in self.rules.items() for n in names}
-        mentioned = sorted({k for scope in self._scopes.values() if scope.kinds for k in scope.kinds})
-        # Per kind, the rules limited to changes of some fields: one entrypoint per subset of them.
-        self._field_limited: dict[str | None, tuple[tuple[str, str], ...]] = {}
-        self._entry_for: dict[tuple[str | None, frozenset[tuple[str, str]]], str | None] = {}
-        self._entries: dict[str, dict[str, list[str]]] = {}
-        for kind in [*mentioned, None]:
-            limited = tuple(
-                r for r, scope in self._scopes.items()
-                if scope.changed is not None and r[1] != "exception" and self._applies(r, kind)
-            )
-            self._field_limited[kind] = limited if len(limited) <= MAX_FIELD_LIMITED else ()
-            for size in range(len(self._field_limited[kind]) + 1):
-                for subset in itertools.combinations(self._field_limited[kind], size):
-                    selected = self._rules_for(kind, frozenset(subset))
-                    name = next((e for e, rules in self._entries.items() if rules == selected), None)
-                    if name is None and selected:
-                        name = f"result_{len(self._entries)}"
-                        self._entries[name] = selected
-                    self._entry_for[(kind, frozenset(subset))] = name
-        self.digest = self._digest()
+        modules = [m for m in load_modules(policy_dirs) if not m.is_test]
+        check_builtins(modules)
+        self.plan = RulePlan.build(
+            modules, load_data(data_files), namespaces, all_namespaces, excluded_namespaces, disabled_rules
+        )
+        self.rules = self.plan.rules
+        self.digest = self.plan.digest
         self._interpreter, self._bundle = self._compile()
-
-    def _rules_for(self, kind: str | None, included: frozenset[tuple[str, str]]) -> dict[str, list[str]]:
-        selected = {}
-        for namespace, names in self.rules.items():
-            chosen = [
-                n for n in names
-                if n != "exception" and self._applies((namespace, n), kind)
-                and ((namespace, n) not in self._field_limited[kind] or (namespace, n) in included)
-            ]
-            if chosen:
-                selected[namespace] = chosen + (["exception"] if "exception" in names else [])
-        return selected
-
-    def _applies(self, rule: tuple[str, str], kind: str | None) -> bool:
-        kinds = self._scopes[rule].kinds
-        return kinds is None or kind in kinds
-
-    def _digest(self) -> str:
-        """What decided: module texts, data and the rules chosen, for reproducible decisions."""
-        h = hashlib.sha256()
-        for text in sorted(hashlib.sha256(m.text.encode()).hexdigest() for m in self.modules):
-            h.update(text.encode())
-        h.update(json.dumps([self.data, self.rules], sort_keys=True).encode())
-        return h.hexdigest()
-
-    def _entry_module(self) -> str:
-        """Per rule set: `fast_N`, an array of the rules' values (cheap, but undefined as a whole when
-        one complete rule is undefined), and `result_N`, an object that simply omits undefined rules."""
-        lines = [f"package {ENTRY_PACKAGE}", ""]
-        for entry, rules in self._entries.items():
-            refs = [f"data.{namespace}.{name}" for namespace, names in rules.items() for name in names]
-            lines.append(f"fast_{entry} := [{', '.join(refs)}]")
-            lines.append(f"{entry} := {{")
-            for namespace, names in rules.items():
-                listed = json.dumps(names)
-                lines.append(f"  {json.dumps(namespace)}: {{k: v | k := {listed}[_]; v := data.{namespace}[k]}},")
-            lines.append("}")
-        return "\n".join(lines) + "\n"
 
     def _compile(self) -> tuple[regopy.Interpreter, Any]:
         """The compiled bundle, from the cache when these exact policies were compiled before.
 
         Compiling the bundled library takes ~0.1 s, loading it ~2 ms: a hook runs on every push.
         """
-        entry = self._entry_module()
+        entry = self.plan.entry_module()
         key = hashlib.sha256(f"{regopy.build_info()}\0{self.digest}\0{entry}".encode()).hexdigest()
         cached = os.path.join(self.cache_dir, "bundles", f"{key}.rbb")
         if _intact(cached):
@@ -476,15 +531,15 @@ class RegoEngine:
     def _build(self, entry: str) -> tuple[regopy.Interpreter, Any]:
         interpreter = regopy.Interpreter()
         interpreter.strict_built_in_errors = True
-        entrypoints = [f"{ENTRY_PACKAGE}/{prefix}{entry}" for entry in self._entries for prefix in ("fast_", "")]
+        entrypoints = [f"{ENTRY_PACKAGE}/{prefix}{entry}" for entry in self.plan.entries for prefix in ("fast_", "")]
         entrypoints = entrypoints or [f"{ENTRY_PACKAGE}/none"]
         with captured_stdout() as printed:
             try:
-                for module in self.modules:
+                for module in self.plan.modules:
                     interpreter.add_module(module.path, module.text)
                 interpreter.add_module(f"{ENTRY_PACKAGE}.rego", entry + "none := {}\n")
-                if self.data:
-                    interpreter.add_data(self.data)
+                if self.plan.data:
+                    interpreter.add_data(self.plan.data)
                 bundle = interpreter.build(None, entrypoints)
                 error = None if rego_bundle_ok(bundle._impl) else "the engine refused the bundle"
             except regopy.RegoError as err:
@@ -494,23 +549,15 @@ class RegoEngine:
         return interpreter, bundle
 
     def evaluate(self, value: Any, kind: str | None = None, changed: Sequence[str] | None = None) -> Evaluation:
-        """Rule values for one input. kind selects the rules annotated with kinds (default: the
-        input's own kind); changed, the diff paths of a change, the rules annotated with fields."""
-        if kind is None:
-            kind = value.get("kind") if isinstance(value, dict) else None
-        if not isinstance(kind, str) or kind not in self._field_limited:
-            kind = None
-        limited = self._field_limited[kind]
-        if changed is not None:
-            limited = tuple(r for r in limited if touches(changed, self._scopes[r].changed or frozenset()))
-        entry = self._entry_for[(kind, frozenset(limited))]
+        """Rule values for one input (kind and changed select annotated rules: RulePlan.entry_for)."""
+        entry = self.plan.entry_for(value, kind, changed)
         if entry is None:
             return Evaluation((), frozenset())
         set_input(self._interpreter, value)
         text = query_entrypoint(self._interpreter, self._bundle, f"{ENTRY_PACKAGE}/fast_{entry}")
         if text != "undefined":
             values = iter(json.loads(text)["expressions"][0])
-            rules = self._entries[entry]
+            rules = self.plan.entries[entry]
             return to_evaluation({ns: {name: next(values) for name in names} for ns, names in rules.items()})
         # A complete rule (deny = msg if ...) was undefined: ask for the rules that are defined.
         text = query_entrypoint(self._interpreter, self._bundle, f"{ENTRY_PACKAGE}/{entry}")
