@@ -48,7 +48,7 @@ from typing import Any
 from auditsvc.audit.log import Event
 from auditsvc.errors import AuditError, ConfigError
 
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"
 DEFAULT_LIMIT = 100
 _CHUNK = 10_000  # events indexed per write transaction at first
 _MAX_CHUNK = 200_000
@@ -92,11 +92,12 @@ _SCHEMA = [
         before_key INTEGER,
         after_key INTEGER,
         restores INTEGER,
+        rolled_back_by INTEGER,
         PRIMARY KEY (rid, at, seq)
     ) WITHOUT ROWID""",
     # Rollbacks: earlier versions of a stream by content, and the changes that restored one.
     "CREATE INDEX IF NOT EXISTS change_index_after ON change_index (rid, after_key) WHERE after_key IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS change_index_rollbacks ON change_index (at, seq) WHERE restores IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS change_index_rollbacks ON change_index (rid, at, seq) WHERE restores IS NOT NULL",
     "CREATE UNIQUE INDEX IF NOT EXISTS change_index_seq ON change_index (seq)",
     "CREATE INDEX IF NOT EXISTS change_index_path ON change_index (path)",
     "CREATE INDEX IF NOT EXISTS change_index_old_path ON change_index (old_path) WHERE old_path IS NOT NULL",
@@ -169,6 +170,16 @@ UPDATE change_index AS c SET restores = (
     WHERE p.rid = c.rid AND p.after_key = c.after_key AND (p.at, p.seq) < (c.at, c.seq)
     ORDER BY p.at DESC, p.seq DESC LIMIT 1)
 WHERE c.seq IN (SELECT seq FROM temp.change_index_chunk) AND c.after_key IS NOT NULL AND c.before_key IS NOT c.after_key
+"""
+# ... and the changes it rolled back (those between the restored version and it) record the first
+# rollback, in the streams where this chunk brought one.
+_INDEX_ROLLED_BACK = """
+UPDATE change_index AS x SET rolled_back_by = (
+    SELECT c.seq FROM change_index c JOIN change_index p ON p.seq = c.restores
+    WHERE c.rid = x.rid AND c.restores IS NOT NULL AND (c.at, c.seq) > (x.at, x.seq) AND (p.at, p.seq) < (x.at, x.seq)
+    ORDER BY c.at, c.seq LIMIT 1)
+WHERE x.rolled_back_by IS NULL AND x.rid IN (
+    SELECT c.rid FROM temp.change_index_chunk k JOIN change_index c ON c.seq = k.seq WHERE c.restores IS NOT NULL)
 """
 # Identities of a change (pusher name/email, author name/email), lowercased, one row each.
 _INDEX_ACTORS = """
@@ -393,7 +404,8 @@ def refresh_index(log: Any) -> int:
                     conn.execute("DELETE FROM temp.change_index_chunk")
                     conn.execute(_READ_CHUNK, [last, high])
                     for statement in (
-                        _INDEX_STREAMS, _CHUNK_STREAMS, _INDEX_CHANGES, _INDEX_RESTORES, _INDEX_ACTORS, _INDEX_FIELDS
+                        _INDEX_STREAMS, _CHUNK_STREAMS, _INDEX_CHANGES, _INDEX_RESTORES, _INDEX_ROLLED_BACK, _INDEX_ACTORS,
+                        _INDEX_FIELDS,
                     ):
                         conn.execute(statement)
                     conn.execute(_INDEX_COMMITS, [last, high])
@@ -464,15 +476,17 @@ class Change:
     from the log on first use, so use those while the log is open.
     """
 
-    __slots__ = ("_row", "_stream", "_conn", "_body", "_diff", "_rolled_back_by")
+    __slots__ = ("_row", "_stream", "_conn", "_body", "_diff", "_links")
 
-    def __init__(self, row: Sequence[Any], stream: Sequence[str], conn: _Connection) -> None:
+    def __init__(
+        self, row: Sequence[Any], stream: Sequence[str], conn: _Connection, links: Mapping[int, Change] | None = None
+    ) -> None:
         self._row = row  # the columns of _SELECT
         self._stream = stream  # kind, namespace, name, repo, ref, apiVersion
         self._conn = conn
         self._body: dict[str, Any] | None = None
         self._diff: list[dict[str, Any]] | None = None
-        self._rolled_back_by: list[Change] | None = None
+        self._links = links  # the changes named by restores and rolled_back_by, when read with this one
 
     seq = property(lambda self: self._row[1], doc="the event's seq in the log")
     recorded_at = property(lambda self: self._row[2], doc="when the log recorded the change (post-receive, or the import)")
@@ -491,23 +505,20 @@ class Change:
     @property
     def restores(self) -> Change | None:
         """A rollback: the earlier change whose version of the resource this change brings back."""
-        if self._row[13] is None:
-            return None
-        found = _changes_from(self._conn, f"{_SELECT} FROM change_index c WHERE c.seq = ?", [self._row[13]])
-        return found[0] if found else None
+        return self._link(self._row[13])
 
     @property
     def rolled_back_by(self) -> Change | None:
         """The first later change that brought back a version from before this one (same repo and ref)."""
-        if self._rolled_back_by is None:
-            row = self._row
-            self._rolled_back_by = _changes_from(
-                self._conn,
-                f"{_SELECT} FROM change_index c JOIN change_index p ON p.seq = c.restores "
-                "WHERE c.rid = ?1 AND (c.at, c.seq) > (?2, ?3) AND (p.at, p.seq) < (?2, ?3) ORDER BY c.at, c.seq LIMIT 1",
-                [row[0], row[14], row[1]],
-            )
-        return self._rolled_back_by[0] if self._rolled_back_by else None
+        return self._link(self._row[15])
+
+    def _link(self, seq: int | None) -> Change | None:
+        if seq is None:
+            return None
+        if self._links is not None and seq in self._links:
+            return self._links[seq]
+        found = _changes_from(self._conn, f"{_SELECT} FROM change_index c WHERE c.seq = ?", [seq])
+        return found[0] if found else None
 
     def summary(self) -> dict[str, Any]:
         """Enough to name a change from another one: seq, commit, time, operation, who."""
@@ -666,7 +677,7 @@ def describe_field(change: Mapping[str, Any]) -> str:
 
 _SELECT = (
     'SELECT c.rid, c.seq, c.recorded_at, c."commit", c.op, c.path, c.old_path, c.actor, c.author, c.author_email, '
-    "c.committer_time, c.imported, c.diff, c.restores, c.at"
+    "c.committer_time, c.imported, c.diff, c.restores, c.at, c.rolled_back_by"
 )
 
 
@@ -682,8 +693,15 @@ def _stream_map(conn: _Connection, rids: Iterable[int]) -> dict[int, tuple[str, 
 
 
 def _changes(conn: _Connection, rows: list[Sequence[Any]]) -> list[Change]:
+    """Change objects for rows of _SELECT, with the changes their rollback links name (one more query)."""
+    linked = {seq for row in rows for seq in (row[13], row[15]) if seq is not None}
+    links: dict[int, Change] = {}
+    if linked:
+        link_rows = conn.execute(f"{_SELECT} FROM change_index c WHERE c.seq IN ({_in(sorted(linked))})").fetchall()
+        link_streams = _stream_map(conn, {row[0] for row in link_rows})
+        links = {row[1]: Change(row, link_streams[row[0]], conn) for row in link_rows}
     streams = _stream_map(conn, {row[0] for row in rows})
-    return [Change(row, streams[row[0]], conn) for row in rows]
+    return [Change(row, streams[row[0]], conn, links) for row in rows]
 
 
 def _changes_from(conn: _Connection, sql: str, params: Sequence[Any]) -> list[Change]:

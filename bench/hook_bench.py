@@ -4,7 +4,8 @@ Prints: p50 wall time of a 1-commit push with the hook and without it (ratio),
 and for a first push of a generated history of 3,000 commits touching
 manifests: time to decision (pre-receive only) and time until everything is
 recorded (pre-receive, post-receive and the background recorder it starts,
-until the spool is empty). Run with `make bench`.
+until the spool is empty), and `auditsvc import` of the same history
+(commits/s). Run with `make bench`.
 """
 
 from __future__ import annotations
@@ -135,6 +136,10 @@ def main() -> None:
         recorded = first_push(root, work, ("pre-receive", "post-receive"))
         print(f"first push of 3,000 commits: plain git {bare:.2f} s; decided in {decided:.2f} s (target <= 5 s);"
               f" everything recorded in {recorded:.2f} s")
+        started = time.perf_counter()
+        run(sys.executable, "-m", "auditsvc", "import", str(work), "--db", f"sqlite:///{root / 'imported.db'}")
+        took = time.perf_counter() - started
+        print(f"auditsvc import of the same history: {took:.2f} s, {3000 / took:,.0f} commits/s")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
