@@ -309,10 +309,12 @@ def change_events(
     pusher: Mapping[str, Any],
     settings: Settings,
     put_content: Any,
+    pushed_at: str | None = None,
 ) -> list[EventDraft]:
     """A change event per resource per commit, keyed by commit: replays and re-imports add nothing.
 
-    refs_of maps the commits to record (oldest first) to the ref that brought them.
+    refs_of maps the commits to record (oldest first) to the ref that brought them; pushed_at
+    (RFC 3339 UTC) is when the push landed, None for imported history.
     """
     ids = list(refs_of)
     if not ids:
@@ -339,6 +341,7 @@ def change_events(
                     "diff": [dataclasses.asdict(d) for d in change.diff],
                     **commit_record(info),
                     "pusher": dict(pusher),
+                    **({"pushed_at": pushed_at} if pushed_at else {}),
                 },
             )
         )

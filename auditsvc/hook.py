@@ -191,6 +191,7 @@ def post_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out:
     """Note what landed in the spool and start the recorder. Refs have moved; nothing can be refused."""
     import dataclasses
 
+    from auditsvc.audit.canonical import utc_now
     from auditsvc.changes import landed_refs
     from auditsvc.spool import start_recorder, write_entry
 
@@ -206,6 +207,7 @@ def post_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out:
                 "updates": [dataclasses.astuple(u) for u in updates],
                 "landed": list(refs_of.items()),
                 "pusher": dataclasses.asdict(pusher),
+                "pushed_at": utc_now(),  # the refs moved now; the recorder may run later
             },
         )
         start_recorder(git_dir, settings.config_path, env)
@@ -249,7 +251,8 @@ def _record_entry(settings: Settings, git_dir: str, entry: Mapping[str, Any]) ->
 
     repo = entry["repo"]
     with SqliteAuditLog.open(settings.db) as log:
-        events = change_events(git_dir, repo, dict(entry["landed"]), entry["pusher"], settings, log.put_content)
+        landed = dict(entry["landed"])
+        events = change_events(git_dir, repo, landed, entry["pusher"], settings, log.put_content, entry.get("pushed_at"))
         seqs = log.append(events)
         log.checkpoint(repo)
     return {"recorded": len(set(seqs))}

@@ -6,9 +6,10 @@
     show(log, "3f2a1c9e")                                # pushes, changes, overrides of one commit
     state(log, "2026-01-31T12:00:00Z", ref="main")       # the desired state as of a time or commit
 
-Time of a change. A pushed change landed when post-receive recorded it (its recorded_at, the
-push time). Imported history (`auditsvc import`) has no known push time: its commit (committer)
-time stands in. `since`, `until`, `state --at` and the order of results use this time ("time"
+Time of a change. A pushed change landed when post-receive saw the refs move (the pushed_at of
+its event, the push time; the background recorder writes the event a little later, or much later
+after a store outage). Imported history (`auditsvc import`) has no known push time: its commit
+(committer) time stands in. `since`, `until`, `state --at` and the order of results use this time ("time"
 in the results), then seq.
 
 The index. Queries read derived tables kept in the log's SQLite file beside the events:
@@ -48,7 +49,7 @@ from typing import Any
 from auditsvc.audit.log import Event
 from auditsvc.errors import AuditError, ConfigError
 
-INDEX_VERSION = "8"
+INDEX_VERSION = "9"
 DEFAULT_LIMIT = 100
 _CHUNK = 10_000  # events indexed per write transaction at first
 _MAX_CHUNK = 200_000
@@ -87,6 +88,7 @@ _SCHEMA = [
         author_email TEXT,
         committer_time TEXT,
         recorded_at TEXT NOT NULL,
+        pushed_at TEXT,
         imported INTEGER NOT NULL,
         diff TEXT,
         before_key INTEGER,
@@ -121,11 +123,11 @@ _TABLES = (
 # Each chunk of events is read once (one JSON parse per event) into a temporary table.
 _CHUNK_TABLE = """CREATE TEMP TABLE IF NOT EXISTS change_index_chunk (
     seq INTEGER PRIMARY KEY, rid INTEGER, kind, namespace, name, repo, ref, api_version, at, "commit", path, old_path, op,
-    actor, actor_email, author, author_email, committer_time, recorded_at, imported, diff, before_key, after_key)"""
+    actor, actor_email, author, author_email, committer_time, recorded_at, pushed_at, imported, diff, before_key, after_key)"""
 _PATHS = (
     "$.resource.kind", "$.resource.namespace", "$.resource.name", "$.resource.apiVersion", "$.path", "$.old_path",
     "$.op", "$.pusher.name", "$.pusher.email", "$.pusher.source", "$.author.name", "$.author.email",
-    "$.committer.time", "$.diff", "$.before", "$.after",
+    "$.committer.time", "$.diff", "$.before", "$.after", "$.pushed_at",
 )
 _READ_CHUNK = f"""
 WITH x AS MATERIALIZED (
@@ -136,9 +138,10 @@ INSERT INTO temp.change_index_chunk
 SELECT seq, NULL, COALESCE(v ->> 0, ''), COALESCE(v ->> 1, ''), COALESCE(v ->> 2, ''), COALESCE(repo, ''), COALESCE(ref, ''),
        COALESCE(v ->> 3, ''),
        CASE WHEN v ->> 9 = 'import' THEN COALESCE(auditsvc_time(v ->> 12), auditsvc_time(recorded_at))
-            ELSE auditsvc_time(recorded_at) END,
+            ELSE auditsvc_time(COALESCE(v ->> 16, recorded_at)) END,
        COALESCE("commit", ''), COALESCE(v ->> 4, ''), v ->> 5, COALESCE(v ->> 6, ''),
-       v ->> 7, v ->> 8, v ->> 10, v ->> 11, v ->> 12, recorded_at, COALESCE(v ->> 9 = 'import', 0),
+       v ->> 7, v ->> 8, v ->> 10, v ->> 11, v ->> 12, recorded_at,
+       CASE WHEN v ->> 9 = 'import' THEN NULL ELSE COALESCE(v ->> 16, recorded_at) END, COALESCE(v ->> 9 = 'import', 0),
        COALESCE(v -> 13, '[]'), auditsvc_digest_key(v ->> 14), auditsvc_digest_key(v ->> 15)
 FROM x
 """
@@ -153,10 +156,10 @@ WHERE s.kind = c.kind AND s.namespace = c.namespace AND s.name = c.name AND s.re
 """
 _INDEX_CHANGES = f"""
 INSERT OR IGNORE INTO change_index (
-    rid, at, seq, "commit", path, old_path, op, actor, author, author_email, committer_time, recorded_at, imported, diff,
-    before_key, after_key)
+    rid, at, seq, "commit", path, old_path, op, actor, author, author_email, committer_time, recorded_at, pushed_at,
+    imported, diff, before_key, after_key)
 SELECT c.rid, c.at, c.seq, c."commit", c.path, c.old_path, c.op, c.actor, c.author, c.author_email,
-       c.committer_time, c.recorded_at, c.imported, CASE WHEN length(c.diff) <= {_DIFF_INLINE} THEN c.diff END,
+       c.committer_time, c.recorded_at, c.pushed_at, c.imported, CASE WHEN length(c.diff) <= {_DIFF_INLINE} THEN c.diff END,
        c.before_key, c.after_key
 FROM temp.change_index_chunk c
 ORDER BY 1, 2, 3
@@ -541,12 +544,12 @@ class Change:
     def time(self) -> str:
         """When it landed: the push time, or the commit time for imported history."""
         row = self._row
-        return (row[10] or row[2]) if row[11] else row[2]
+        return (row[10] or row[2]) if row[11] else row[16]
 
     @property
     def pushed_at(self) -> str | None:
-        """When post-receive recorded it; None for imported history (its push time is unknown)."""
-        return None if self._row[11] else self._row[2]
+        """When the push landed (post-receive); None for imported history (its push time is unknown)."""
+        return None if self._row[11] else self._row[16]
 
     @property
     def body(self) -> dict[str, Any]:
@@ -677,7 +680,7 @@ def describe_field(change: Mapping[str, Any]) -> str:
 
 _SELECT = (
     'SELECT c.rid, c.seq, c.recorded_at, c."commit", c.op, c.path, c.old_path, c.actor, c.author, c.author_email, '
-    "c.committer_time, c.imported, c.diff, c.restores, c.at, c.rolled_back_by"
+    "c.committer_time, c.imported, c.diff, c.restores, c.at, c.rolled_back_by, c.pushed_at"
 )
 
 

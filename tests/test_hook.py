@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from auditsvc import queries
 from auditsvc.audit import SqliteAuditLog
 from auditsvc.install import install
 
@@ -301,6 +302,9 @@ def test_a_push_whose_recording_fails_stays_spooled_and_is_recorded_later(server
     assert "WARNING: 1 earlier push landed but not yet recorded in the audit log (oldest 1" in proc.stderr
     assert [c["commit"] for c in server.events("change")] == [first, second, third]
     assert not entry.exists()
+    with server.log() as log:
+        [late] = [c for c in queries.history(log, "Deployment", "shop", "web") if c.commit == second]
+        assert late.time == late.pushed_at < late.recorded_at  # when it landed, not when it was recorded
     assert server.verify().startswith("audit log verified")
 
 
