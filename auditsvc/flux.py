@@ -137,10 +137,12 @@ def _events(conn: sqlite3.Connection, where: str, params: Iterable[Any]) -> list
 def flux_draft(log: Any, event: FluxEvent, mirrored_repo: Callable[[str], str | None]) -> EventDraft:
     """The deploy (or drift) event for a Flux event; its repo is the one that recorded the commit,
     else the configured repository whose mirror holds it (mirrored_repo)."""
+    deploy = event.draft("deploy", None)
     with _read(log) as conn:
         prefix = f"deploy:{event.cluster}:{event.kind}/{event.namespace}/{event.name}:{event.revision}:"
         applied = conn.execute(
-            "SELECT 1 FROM events WHERE natural_key >= ? AND natural_key < ? LIMIT 1", [prefix, prefix + "\U0010ffff"]
+            "SELECT 1 FROM events WHERE natural_key >= ? AND natural_key < ? AND natural_key <> ? LIMIT 1",
+            [prefix, prefix + "\U0010ffff", deploy.natural_key],  # a resent event is the same deploy
         ).fetchone()
         repo = None
         if event.commit:

@@ -243,7 +243,14 @@ def latest_checkpoint() -> Any:
     head = log.latest_checkpoint()
     if head is None:
         return problem(404, "Not found", "no checkpoint has been signed yet")
-    return {"checkpoint": head.to_dict(), "public_key": public_key_base64(log.public_key())}
+    return {
+        "origin": head.origin,
+        "size": head.size,
+        "root": head.root.hex(),
+        "time": head.time,
+        "checkpoint": head.to_dict(),  # the signed note, as verify_proof and verify-proof take it
+        "public_key": public_key_base64(log.public_key()),
+    }
 
 
 @blueprint.get("/v1/events/<int:seq>/proof")

@@ -84,8 +84,8 @@ class Service:
             headers["Authorization"] = f"Bearer {self.tokens.get(role, role)}"
         return requests.request(method, self.base + path, headers=headers, timeout=120, **kwargs)
 
-    def get(self, path: str, role: str | None = "reader", **params: Any) -> requests.Response:
-        return self.request("GET", path, role, params=params)
+    def get(self, route: str, role: str | None = "reader", /, **params: Any) -> requests.Response:
+        return self.request("GET", route, role, params=params)
 
     def token(self, name: str, role: str, repos: list[str]) -> str:
         with ServiceStore.open(self.var) as store:
