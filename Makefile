@@ -13,11 +13,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Check the bundled examples: one clean app, one that breaks policy and schema.
-# Exit status 1 (policy failures found) is the expected demo outcome.
+# The service on SQLite under ./var/demo with a hooked demo repository: a refused push, an
+# accepted one, a query over HTTP; then it keeps serving (PORT=8080 by default; Ctrl-C stops).
 run: $(STAMP)
-	$(BIN)/auditsvc check examples/good; \
-	$(BIN)/auditsvc check examples/bad; status=$$?; [ $$status -le 1 ]
+	BIN=$(BIN) sh examples/service-demo.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
@@ -30,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy_cost.py
 	$(BIN)/python bench/hook_bench.py
 	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/service_bench.py
 
 clean:
 	rm -rf $(VENV) bench/corpus
