@@ -18,6 +18,7 @@ from auditsvc.web.store import Delivery, ServiceStore
 
 RECORD_BUDGET_SECONDS = 600.0
 IDLE_SECONDS = 0.2
+ACCESS_FLUSH_SECONDS = 2.0
 logger = logging.getLogger("auditsvc.worker")
 
 
@@ -48,14 +49,13 @@ def flush_access(store: ServiceStore, log: SqliteAuditLog) -> int:
     return len(pending)
 
 
-def run_once(settings: Settings, store: ServiceStore, log: SqliteAuditLog) -> bool:
-    """Flush access records and work one delivery; False when there was nothing to do."""
+def run_once(settings: Settings, store: ServiceStore) -> bool:
+    """Work one delivery; False when none was queued."""
     from auditsvc.web.metrics import DECISIONS
 
-    flushed = flush_access(store, log)
     delivery = store.claim()
     if delivery is None:
-        return flushed > 0
+        return False
     started = time.monotonic()
     result = process(settings, delivery)
     store.finish(delivery, result)
@@ -76,12 +76,18 @@ def start(settings: Settings) -> threading.Thread:
     def loop() -> None:
         store = ServiceStore.open(settings.service_dir)
         log = SqliteAuditLog.open(settings.db)
+        next_flush = 0.0
         while True:
+            busy = False
             try:
-                busy = run_once(settings, store, log)
+                # Access records go in batches: one append per query would take the log's write
+                # lock, and make every query re-index, on every request.
+                if time.monotonic() >= next_flush:
+                    flush_access(store, log)
+                    next_flush = time.monotonic() + ACCESS_FLUSH_SECONDS
+                busy = run_once(settings, store)
             except Exception:  # noqa: BLE001 - logged; the loop must outlive one bad delivery or a busy store
                 logger.exception("worker error")
-                busy = False
             if not busy:
                 time.sleep(IDLE_SECONDS)
 
