@@ -6,6 +6,7 @@ gunicorn. Routes: /healthz, /readyz, /metrics, /openapi.json, /webhooks/* (webho
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,12 @@ from auditsvc.web.problems import problem
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.json"
 logger = logging.getLogger("auditsvc.http")
+_CONVERTER = re.compile(r"<(?:[^<>]*:)?([^<>:]+)>")
+
+
+def route_template(rule: str) -> str:
+    """A Flask rule as the OpenAPI document writes its path: /v1/commits/<sha> -> /v1/commits/{sha}."""
+    return _CONVERTER.sub(r"{\1}", rule)
 
 
 def create_app(settings: Settings) -> Flask:
@@ -65,7 +72,7 @@ def create_app(settings: Settings) -> Flask:
 
     @app.after_request
     def finished(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        route = route_template(request.url_rule.rule) if request.url_rule is not None else "<unmatched>"
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
         REQUESTS.labels(route, request.method, str(response.status_code)).inc()
         LATENCY.labels(route).observe(seconds)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, g, request
 
 from auditsvc.audit.canonical import utc_now
+from auditsvc.web import route_template
 from auditsvc.web.problems import problem
 from auditsvc.web.runtime import service_store
 from auditsvc.web.store import Token
@@ -65,7 +66,7 @@ def note_access(status: int) -> None:
             "token": token.name,
             "role": token.role,
             "method": request.method,
-            "route": request.url_rule.rule,
+            "route": route_template(request.url_rule.rule),
             "path": request.path,
             "params": {k: request.args.getlist(k) for k in request.args},
             "status": status,

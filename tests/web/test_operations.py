@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from auditsvc.config import Settings
-from auditsvc.web import OPENAPI, create_app
+from auditsvc.web import OPENAPI, create_app, route_template
 from tests.conftest import clean_env
 from tests.web.conftest import REPO, SECRET, Remote, Service, deliver, push_payload
 from tests.web.manifests import bad_deployment, deployment
@@ -22,7 +22,7 @@ def test_the_openapi_document_names_exactly_the_routes_of_the_app(tmp_path: Path
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        path = route_template(rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             hosts = ("github", "gitlab", "gitea") if "{host}" in path else (None,)
             served |= {(method.lower(), path.replace("{host}", h) if h else path) for h in hosts}
