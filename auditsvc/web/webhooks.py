@@ -153,6 +153,7 @@ def flux_webhook() -> Any:
         return next((name for name in settings().repositories if mirror.contains(root, name, commit)), None)
 
     log = audit_log()
+    root.mkdir(parents=True, exist_ok=True)
     # One Flux event at a time across workers: deploy-or-drift depends on what is recorded.
     with open(root / "flux.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -19,7 +19,7 @@ import requests
 
 from auditsvc.audit import SqliteAuditLog
 from auditsvc.web.store import ROLES, ServiceStore
-from tests.conftest import DATA, clean_env, git, write
+from tests.conftest import DATA, clean_env, commit, git
 
 REPO = "acme/gitops"
 SECRET = "s3cret-for-acme"
@@ -127,14 +127,7 @@ class Remote:
         subprocess.run(["git", "clone", "-q", str(self.git_dir), str(self.work)], check=True, env=clean_env(), capture_output=True)
 
     def commit(self, files: dict[str, str | None], message: str) -> str:
-        for name, text in files.items():
-            if text is None:
-                git(self.work, "rm", "-q", name)
-            else:
-                write(self.work / name, text)
-                git(self.work, "add", name)
-        git(self.work, "commit", "-q", "-m", message)
-        return git(self.work, "rev-parse", "HEAD")
+        return commit(self.work, files, message)
 
     def push(self, ref: str = "refs/heads/main", *extra: str) -> tuple[str, str]:
         """Push HEAD to ref; (before, after) as the host reports them."""
