@@ -275,6 +275,30 @@ def state(at: str, repo: str | None, ref: str | None, db: str | None, output: st
         _emit(output, found.to_dict(), queries.render_state(found))
 
 
+@cli.command()
+@click.option("--commit", help="Full commit id: its deploys (or those of the push tip that brought it) and lead time.")
+@click.option("--cluster", help="Only this cluster.")
+@click.option("--db", help=_DB_HELP)
+@_FORMAT
+@config_option
+def deploys(commit: str | None, cluster: str | None, db: str | None, output: str, config_path: str | None) -> None:
+    """Deploy and drift events recorded from Flux, oldest first; with --commit, when it reached each cluster."""
+    from auditsvc import flux
+    from auditsvc.errors import AuditError
+
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        found = flux.deploys(log, commit=commit, cluster=cluster)
+        lead = None
+        if commit:
+            try:
+                lead = flux.lead_time(log, commit)
+            except AuditError:
+                lead = None  # deployed, but no push or change of it is recorded
+        value = {"items": [e.to_dict() for e in found], "lead_time": lead}
+        _emit(output, value, flux.render_deploys(found, lead))
+
+
 @cli.command("import")
 @click.argument("git_dir", type=click.Path(file_okay=False))
 @click.option("--ref", "refs", multiple=True, help="Ref to import (repeatable; default: every branch).")

@@ -213,3 +213,26 @@ def lead_time(log: Any, commit: str) -> dict[str, Any]:
             }
         )
     return {"commit": record.commit, "committed_at": committed, "pushed_at": pushed, "clusters": clusters}
+
+
+def render_deploys(found: Iterable[Event], lead: Mapping[str, Any] | None) -> str:
+    lines = []
+    for event in found:
+        body = event.body
+        obj = body.get("object") or {}
+        commit = (event.commit or "-")[:12]
+        lines.append(
+            f"{body.get('reported_at')}  {body.get('cluster')}  {event.type}  {obj.get('kind')}/{obj.get('namespace')}/{obj.get('name')}"
+            f"  {commit}  {body.get('message', '').splitlines()[0] if body.get('message') else ''}"
+        )
+    if not lines:
+        lines.append("no deploys recorded")
+    if lead:
+        lines.append(f"commit {lead['commit'][:12]}: committed {lead['committed_at']}, pushed {lead['pushed_at']}")
+        for cluster in lead["clusters"]:
+            lines.append(
+                f"  {cluster['cluster']}: deployed {cluster['deployed_at']} "
+                f"(push -> deploy {cluster['push_to_deploy_seconds']} s, commit -> deploy {cluster['commit_to_deploy_seconds']} s)"
+            )
+    return "\n".join(lines) + "\n"
+

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.conftest import clean_env
 from tests.web.conftest import REPO, SECRET, Remote, Service, deliver, push_payload
 from tests.web.manifests import deployment
 
@@ -113,6 +116,17 @@ def test_when_a_commit_reached_each_cluster_and_the_lead_time(flux_service: Serv
     assert flux_service.get("/v1/deploys", cluster="staging").json()["items"][0]["body"]["cluster"] == "staging"
     commit = flux_service.get(f"/v1/commits/{tip}").json()
     assert [d["body"]["cluster"] for d in commit["deploys"]] == ["staging", "production"]
+    # The CLI answers from the same library functions.
+    cli = subprocess.run(
+        [sys.executable, "-m", "auditsvc", "deploys", "--commit", first, "-o", "json", "--config", str(flux_service.config)],
+        capture_output=True, text=True, env=clean_env(),
+    )
+    assert json.loads(cli.stdout) == {"items": answer["items"], "lead_time": lead}
+    text = subprocess.run(
+        [sys.executable, "-m", "auditsvc", "deploys", "--cluster", "staging", "--config", str(flux_service.config)],
+        capture_output=True, text=True, env=clean_env(),
+    ).stdout
+    assert text.startswith(f"2099-01-01T00:00:00Z  staging  deploy  Kustomization/flux-system/apps  {tip[:12]}  Deployment/shop/web created")
 
 
 def test_bad_events_are_refused_clearly(flux_service: Service) -> None:
