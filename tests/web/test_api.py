@@ -51,6 +51,13 @@ def test_history_of_a_resource_oldest_first(filled: Service) -> None:
     assert filled.get("/v1/resources/deployment/shop/nothing/history").json() == {"items": [], "next_cursor": None}
 
 
+def test_history_pages(filled: Service) -> None:
+    first = filled.get("/v1/resources/Deployment/shop/web/history", limit=2).json()
+    rest = filled.get("/v1/resources/Deployment/shop/web/history", limit=2, cursor=first["next_cursor"]).json()
+    assert [c["commit"] for c in first["items"] + rest["items"]] == [filled.commits[0], filled.commits[1], filled.commits[3]]
+    assert rest["next_cursor"] is None
+
+
 def test_changes_page_through_every_change_once(filled: Service) -> None:
     everything = filled.get("/v1/changes", limit=100).json()["items"]
     assert len(everything) == 7

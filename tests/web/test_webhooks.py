@@ -124,3 +124,13 @@ def test_ping_and_other_events_record_nothing(service: Service) -> None:
         assert service.request("POST", "/webhooks/github", None, data=body, headers=headers).status_code == status
     assert service.queue()["queued"] == 0
     assert service.events() == []
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_signed_payload_that_is_not_a_push_is_a_clear_400(service: Service, host: str) -> None:
+    payload = push_payload(host, "main", "nope", ZERO)
+    response = deliver(service, host, payload)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "the payload has no ref such as refs/heads/main"
+    assert service.queue()["queued"] == 0
+
