@@ -26,6 +26,7 @@ ROLES = ("reader", "auditor", "admin")
 TOKEN_PREFIX = "asvc_"
 LEASE_SECONDS = 600  # a claim older than this belongs to a worker that died
 MAX_ATTEMPTS = 5
+RETRY_SECONDS = 30  # after a failure, then doubling: the host or the store may be back by then
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS deliveries (
@@ -36,6 +37,7 @@ _SCHEMA = [
         received_at TEXT NOT NULL,
         status TEXT NOT NULL DEFAULT 'queued',
         attempts INTEGER NOT NULL DEFAULT 0,
+        available_at REAL NOT NULL DEFAULT 0,
         claimed_at REAL,
         result TEXT
     )""",
@@ -148,8 +150,9 @@ class ServiceStore:
         with self._write():
             row = self._db.execute(
                 "SELECT seq, id, kind, payload, attempts FROM deliveries "
-                "WHERE status = 'queued' OR (status = 'working' AND claimed_at < ?) ORDER BY seq LIMIT 1",
-                [now - LEASE_SECONDS],
+                "WHERE (status = 'queued' AND available_at <= ?) OR (status = 'working' AND claimed_at < ?) "
+                "ORDER BY seq LIMIT 1",
+                [now, now - LEASE_SECONDS],
             ).fetchone()
             if row is None:
                 return None
@@ -160,13 +163,15 @@ class ServiceStore:
         return Delivery(row[0], row[1], row[2], json.loads(row[3]), row[4] + 1)
 
     def finish(self, delivery: Delivery, result: dict[str, Any]) -> None:
-        """Done, or, after a failure, queued again until MAX_ATTEMPTS (then failed, kept for inspection)."""
+        """Done, or, after a failure, queued again with a growing delay until MAX_ATTEMPTS (then
+        failed, kept for inspection)."""
         failed = "failure" in result
         status = "done" if not failed else ("failed" if delivery.attempts >= MAX_ATTEMPTS else "queued")
+        available = time.time() + RETRY_SECONDS * 2 ** (delivery.attempts - 1) if failed else 0
         with self._write():
             self._db.execute(
-                "UPDATE deliveries SET status = ?, result = ?, claimed_at = NULL WHERE seq = ?",
-                [status, json.dumps(result), delivery.seq],
+                "UPDATE deliveries SET status = ?, result = ?, claimed_at = NULL, available_at = ? WHERE seq = ?",
+                [status, json.dumps(result), available, delivery.seq],
             )
 
     def release_claims(self) -> int:
@@ -177,17 +182,6 @@ class ServiceStore:
     def queue_depth(self) -> dict[str, int]:
         counts = dict(self._db.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall())
         return {status: counts.get(status, 0) for status in ("queued", "working", "done", "failed")}
-
-    def delivery(self, delivery_id: str) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT id, kind, status, attempts, received_at, result FROM deliveries WHERE id = ?", [delivery_id]
-        ).fetchone()
-        if row is None:
-            return None
-        return {
-            "id": row[0], "kind": row[1], "status": row[2], "attempts": row[3], "received_at": row[4],
-            "result": json.loads(row[5]) if row[5] else None,
-        }
 
     # --- tokens -----------------------------------------------------------------------------
 

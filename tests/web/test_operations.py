@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from auditsvc.config import Settings
@@ -108,3 +109,48 @@ def test_serve_starts_with_the_embedded_defaults(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+CRASHING_POLICY = """package main
+
+import rego.v1
+
+base contains "d" if input.kind == "Deployment"
+
+result := {"deny": base}
+
+deny contains "boom" if {
+  batch := [r | some d in [{"kind": "Deployment"}, {"kind": "Service"}]; r := result with input as d]
+  count(batch) == 2
+}
+"""
+
+
+def test_a_policy_that_crashes_the_engine_fails_the_request_not_the_server(tmp_path: Path, remote: Remote) -> None:
+    """FIELD-NOTES: valid Rego can abort rego-cpp, and with it the process that evaluates it."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "crash.rego").write_text(CRASHING_POLICY)
+    config = {"policies": [str(policies)], "repositories": {REPO: {"url": remote.url, "secret": SECRET}}}
+    service = Service(tmp_path, config, workers=1).start()
+    try:
+        response = service.request("POST", "/v1/validate", data=deployment("web"))
+        assert response.status_code == 422
+        assert response.json()["detail"] == "the check crashed (SIGABRT)"
+        remote.commit({"apps/web.yaml": deployment("web")}, "add web")
+        before, after = remote.push()
+        deliver(service, "github", push_payload("github", "refs/heads/main", before, after))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            lines = [json.loads(line) for line in service.log_path.read_text().splitlines() if line.startswith("{")]
+            failures = [e for e in lines if e["message"] == "delivery failed"]
+            if failures:
+                break
+            time.sleep(0.1)
+        assert (failures[0]["error"], failures[0]["attempt"]) == ("the check crashed (SIGABRT)", 1)
+        assert service.queue()["queued"] == 1  # to be tried again later
+        assert service.get("/readyz").status_code == 200  # the same worker process still serves
+        assert service.proc is not None and service.proc.poll() is None
+        assert service.events("push") == []
+    finally:
+        service.stop()
