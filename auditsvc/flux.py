@@ -21,8 +21,8 @@ from auditsvc.audit import Event, EventDraft
 from auditsvc.errors import ConfigError
 
 _REVISION = re.compile(
-    r"^(?:(?P<ref>.*)@)?(?:sha1|sha256):(?P<sha>[0-9a-f]{40}|[0-9a-f]{64})$"  # main@sha1:<sha> (Flux v2.1+)
-    r"|^(?:(?P<legacy>.+)/)?(?P<old>[0-9a-f]{40}|[0-9a-f]{64})$"  # main/<sha> (older senders), or a bare sha
+    r"^(?:(?P<ref>.*)@)?sha1:(?P<sha>[0-9a-f]{40})$"  # main@sha1:<sha> (Flux v2.1+)
+    r"|^(?:(?P<legacy>.+)/)?(?P<old>[0-9a-f]{40})$"  # main/<sha> (older senders), or a bare sha
 )
 _APPLIED = re.compile(r"\bconfigured\b")
 _REVISION_KEY = "revision"
@@ -30,7 +30,7 @@ _REVISION_KEY = "revision"
 
 def parse_revision(revision: str) -> str | None:
     """The commit of a Flux revision: main@sha1:<sha>, sha1:<sha>, legacy main/<sha>; None otherwise
-    (a chart version, an OCI digest without a commit)."""
+    (a chart version such as 6.5.0, an OCI artifact's latest@sha256:<digest>)."""
     match = _REVISION.match(revision.strip().lower())
     if match is None:
         return None
