@@ -28,8 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/check_bench.py
 	$(BIN)/python bench/policy_cost.py
 	$(BIN)/python bench/hook_bench.py
-	$(BIN)/python bench/audit_bench.py
-	$(BIN)/python bench/service_bench.py
+	$(BIN)/python bench/audit_bench.py --dir bench/corpus/audit-log
+	$(BIN)/python bench/service_bench.py --dir bench/corpus/audit-log
 
 clean:
 	rm -rf $(VENV) bench/corpus
