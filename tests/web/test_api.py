@@ -128,6 +128,8 @@ def test_validate_raw_yaml_multipart_and_limits(filled: Service, tmp_path: Path)
     assert result["summary"]["failures"] == 2
     assert {f["rule"] for f in result["findings"]} == {"main.deny", "main.deny_latest"}
     assert all(f["path"] == "<body>" for f in result["findings"])
+    other_package = filled.request("POST", "/v1/validate", params={"namespace": "elsewhere"}, data=bad_deployment("api")).json()
+    assert other_package["summary"]["failures"] == 0  # the test policies are all in package main
     files = {"a": ("apps/web.yaml", deployment("web")), "b": ("apps/api.yaml", bad_deployment("api"))}
     multipart = filled.request("POST", "/v1/validate", files=files).json()
     assert multipart["summary"]["files"] == 2
