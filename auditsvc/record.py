@@ -4,19 +4,25 @@ Hosted Git runs no pre-receive hook, so the webhook receiver learns of a push af
 The same pipeline runs on a local mirror (auditsvc.mirror): the push decision (accepted: it
 landed), a change event per resource per commit, and a violation event for every change that
 failed policy. Payload commit lists are never used: the commits come from git.
+
+`python -m auditsvc.record` records one queued delivery in a fresh process (the service's
+worker runs it so): the Rego engine can abort the process evaluating it, and a fresh
+interpreter inherits no lock another thread of the server held.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditsvc import mirror
 from auditsvc.audit import EventDraft, SqliteAuditLog
 from auditsvc.config import Settings
-from auditsvc.errors import ConfigError
+from auditsvc.errors import AuditsvcError, ConfigError
 from auditsvc.identity import Pusher
 from auditsvc.model import RefUpdate, ResourceKey
 from auditsvc.report.findings import finding_dict
@@ -110,3 +116,38 @@ def violation_events(hosted: HostedPush, changes: Sequence[EventDraft], failures
             )
         )
     return events
+
+
+def hosted_push(job: Mapping[str, Any]) -> HostedPush:
+    """The push a queued job (webhooks.push_job) describes."""
+    pusher = job["pusher"]
+    return HostedPush(
+        job["source"],
+        job["repo"],
+        RefUpdate(job["old"], job["new"], job["ref"]),
+        Pusher(pusher["name"], job["source"], False, pusher.get("email", ""), pusher.get("id", "")),
+    )
+
+
+def _settings(values: Mapping[str, Any]) -> Settings:
+    """The worker's Settings, from dataclasses.asdict sent as JSON (lists back to tuples)."""
+    defaults = Settings()
+    return Settings(**{k: tuple(v) if isinstance(getattr(defaults, k), tuple) else v for k, v in values.items()})
+
+
+def main() -> None:
+    """stdin: {"settings": asdict(Settings), "job": {...}}; the last stdout line: the counts or
+    {"failure": why} (the Rego engine may print compile errors on stdout before it)."""
+    request = json.load(sys.stdin)
+    try:
+        result = record_push(_settings(request["settings"]), hosted_push(request["job"]))
+    except AuditsvcError as err:
+        result = {"failure": str(err)}
+    except Exception as err:  # noqa: BLE001 - one line for the worker's log, never a traceback
+        result = {"failure": f"internal error: {type(err).__name__}: {err}"}
+    print("\n" + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
+

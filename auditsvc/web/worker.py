@@ -1,13 +1,18 @@
 """The delivery worker: one thread per gunicorn worker process takes queued webhook deliveries
-from the persisted queue, records each in a child process (the Rego engine can abort a
-process; a delivery must not take the server down), and moves noted access records into the
-audit log. A delivery is marked done only after its events are appended, so a restart at any
+from the persisted queue, records each in a fresh process (`python -m auditsvc.record`: the
+Rego engine can abort a process, and a delivery must not take the server down), and moves
+noted access records into the audit log. A delivery is marked done only after its events are appended, so a restart at any
 point loses none; recording is idempotent, so doing one twice adds nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -16,28 +21,30 @@ from auditsvc.audit import EventDraft, SqliteAuditLog
 from auditsvc.config import Settings
 from auditsvc.web.store import Delivery, ServiceStore
 
-RECORD_BUDGET_SECONDS = 600.0
+RECORD_BUDGET_SECONDS = 600.0  # a first push of a long history takes a while to record
 IDLE_SECONDS = 0.2
 ACCESS_FLUSH_SECONDS = 2.0
 logger = logging.getLogger("auditsvc.worker")
 
 
 def process(settings: Settings, delivery: Delivery) -> dict[str, Any]:
-    """Record one delivery; {"failure": why} when it could not be."""
-    from auditsvc.hook import run_in_child
-    from auditsvc.identity import Pusher
-    from auditsvc.model import RefUpdate
-    from auditsvc.record import HostedPush, record_push
-
-    job = delivery.payload
-    pusher = job["pusher"]
-    hosted = HostedPush(
-        job["source"],
-        job["repo"],
-        RefUpdate(job["old"], job["new"], job["ref"]),
-        Pusher(pusher["name"], job["source"], False, pusher.get("email", ""), pusher.get("id", "")),
-    )
-    return run_in_child(lambda: record_push(settings, hosted), RECORD_BUDGET_SECONDS)
+    """Record one delivery in a fresh process (auditsvc.record); {"failure": why} when it could not be."""
+    request = json.dumps({"settings": dataclasses.asdict(settings), "job": delivery.payload})
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "auditsvc.record"],
+            input=request, capture_output=True, text=True, timeout=RECORD_BUDGET_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return {"failure": f"time budget of {RECORD_BUDGET_SECONDS:g} s ran out"}
+    if proc.returncode < 0:
+        return {"failure": f"the check crashed ({signal.Signals(-proc.returncode).name})"}
+    lines = proc.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        errors = proc.stderr.strip().splitlines()
+        return {"failure": f"the recorder ended without a result (exit {proc.returncode}): {errors[-1] if errors else 'no output'}"}
 
 
 def flush_access(store: ServiceStore, log: SqliteAuditLog) -> int:
