@@ -113,7 +113,8 @@ def validate() -> Any:
         result = run_check(checker, sources, workers=1)
         return {"result": result_dict(result), "failed": result.exit_code(chosen.fail_on_warn) != 0}
 
-    # In a child: a policy that crashes the Rego engine ends this check, not the worker.
+    # In a forked child: a policy that crashes the Rego engine ends this check, not the worker.
+    # (A fork is safe here although the delivery thread runs: the check touches no SQLite.)
     outcome = run_in_child(work, max(10.0, chosen.time_budget_seconds * 4))
     if "failure" in outcome:
         return problem(422, "Cannot check", outcome["failure"])
