@@ -14,11 +14,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Check the bundled examples: one clean app, one that breaks policy and schema.
-# Exit status 1 (policy failures found) is the expected demo outcome.
+# The service on SQLite under ./var/demo with a hooked demo repository: a refused push, an
+# accepted one, a query over HTTP; then it keeps serving (PORT=8080 by default; Ctrl-C stops).
 run: $(STAMP)
-	$(BIN)/auditsvc check examples/good; \
-	$(BIN)/auditsvc check examples/bad; status=$$?; [ $$status -le 1 ]
+	BIN=$(BIN) sh examples/service-demo.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
@@ -33,7 +32,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/check_bench.py
 	$(BIN)/python bench/policy_cost.py
 	$(BIN)/python bench/hook_bench.py
-	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/audit_bench.py --dir bench/corpus/audit-log
+	$(BIN)/python bench/service_bench.py --dir bench/corpus/audit-log
 
 clean:
 	rm -rf $(VENV) bench/corpus

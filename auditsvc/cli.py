@@ -245,6 +245,7 @@ def history(
 @click.option("--repo", help="Repository name.")
 @click.option("--ref", help="Ref: refs/heads/main, or a branch or tag name.")
 @click.option("--field", help="Changed field or a parent of it: spec.replicas, spec.template.spec.containers[*].image.")
+@click.option("--path", help="Manifest file: changes of the resources in it (renames included).")
 @click.option("--since", help="From this time on: 7d, 12h, 2026-01-31 or ISO-8601 (UTC unless an offset is given).")
 @click.option("--until", help="Up to this time (a date includes that whole day); same forms as --since.")
 @click.option("--rollbacks", is_flag=True, help="Only changes that brought back an earlier version of their resource.")
@@ -295,6 +296,30 @@ def state(at: str, repo: str | None, ref: str | None, db: str | None, output: st
     with existing_log(settings) as log:
         found = queries.state(log, at, repo=repo, ref=ref)
         _emit(output, found.to_dict(), queries.render_state(found))
+
+
+@cli.command()
+@click.option("--commit", help="Full commit id: its deploys (or those of the push tip that brought it) and lead time.")
+@click.option("--cluster", help="Only this cluster.")
+@click.option("--db", help=_DB_HELP)
+@_FORMAT
+@config_option
+def deploys(commit: str | None, cluster: str | None, db: str | None, output: str, config_path: str | None) -> None:
+    """Deploy and drift events recorded from Flux, oldest first; with --commit, when it reached each cluster."""
+    from auditsvc import flux
+    from auditsvc.errors import AuditError
+
+    settings = settings_from(config_path, db=db)
+    with existing_log(settings) as log:
+        found = flux.deploys(log, commit=commit, cluster=cluster)
+        lead = None
+        if commit:
+            try:
+                lead = flux.lead_time(log, commit)
+            except AuditError:
+                lead = None  # deployed, but no push or change of it is recorded
+        value = {"items": [e.to_dict() for e in found], "lead_time": lead}
+        _emit(output, value, flux.render_deploys(found, lead))
 
 
 @cli.command("import")
@@ -435,6 +460,49 @@ def verify_proof_command(proof_file: Any, public_key: str | None) -> None:
         sys.exit(0)
     click.echo(f"proof does NOT verify for event {proof.get('seq')}")
     sys.exit(1)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="gunicorn worker processes.")
+@config_option
+def serve(host: str, port: int, workers: int, config_path: str | None) -> None:
+    """Run the HTTP service (webhooks, validate and query API) under gunicorn."""
+    from auditsvc.web.server import serve as run
+
+    run(settings_from(config_path), host, port, workers)
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for the HTTP service (stored hashed; the token is printed once)."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(("reader", "auditor", "admin")), required=True)
+@click.option("--name", required=True, help="Who or what uses the token.")
+@click.option("--repo", "repos", multiple=True, help="Limit the token to this repository (repeatable).")
+@config_option
+def token_create(role: str, name: str, repos: tuple[str, ...], config_path: str | None) -> None:
+    """Create a token and print it, alone, on standard output."""
+    from auditsvc.web.store import ServiceStore
+
+    with ServiceStore.open(settings_from(config_path).service_dir) as store:
+        click.echo(store.create_token(name, role, repos))
+
+
+@token.command("revoke")
+@click.argument("name")
+@config_option
+def token_revoke(name: str, config_path: str | None) -> None:
+    """Revoke the token called NAME: it stops working at once."""
+    from auditsvc.web.store import ServiceStore
+
+    with ServiceStore.open(settings_from(config_path).service_dir) as store:
+        if not store.revoke_token(name):
+            raise ConfigError(f"no live token named {name!r}")
+    click.echo(f"token {name!r} revoked")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,6 +42,9 @@ class Settings:
     repositories: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     flux: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     policy: Mapping[str, Any] = dataclasses.field(default_factory=lambda: dict(POLICY_ENGINE_DEFAULTS))
+    # service
+    state_dir: str | None = None  # mirrors, delivery queue, tokens; default: the audit log's directory
+    max_body_bytes: int = 10 * 1024 * 1024  # webhook and validate request bodies
     # check
     namespaces: tuple[str, ...] = ("main",)
     all_namespaces: bool = False
@@ -73,17 +76,27 @@ class Settings:
     def schema_dirs(self) -> tuple[str, ...]:
         return self.schemas
 
+    @property
+    def service_dir(self) -> Path:
+        """Where the service keeps its mirrors, delivery queue and tokens."""
+        if self.state_dir:
+            return Path(self.state_dir)
+        from auditsvc.audit.sqlite import path_from_url
+
+        return path_from_url(self.db).parent
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "config_path"}
 _PATH_LISTS = {"policies", "schemas", "data"}
-_PATHS = {"waivers", "cache_dir"}
+_PATHS = {"waivers", "cache_dir", "state_dir"}
 _CHOICES = {"fail_mode": ("closed", "open")}
+_OPTIONAL_STRINGS = ("kubernetes_version", "waivers", "pusher_variable", "cache_dir", "state_dir")
 
 
 def _expected_type(name: str) -> type | tuple[type, ...]:
     default = Settings()
     value = getattr(default, name)
-    if name in ("kubernetes_version", "waivers", "pusher_variable", "cache_dir"):
+    if name in _OPTIONAL_STRINGS:
         return str
     if isinstance(value, bool):
         return bool
@@ -102,7 +115,7 @@ def _coerce(name: str, value: Any, origin: str, base: Path | None) -> Any:
     expected = _expected_type(name)
     if name == "kubernetes_version" and isinstance(value, (int, float)):
         value = str(value)  # 1.30 written unquoted
-    if value is None and name in ("kubernetes_version", "waivers", "pusher_variable", "cache_dir"):
+    if value is None and name in _OPTIONAL_STRINGS:
         return None
     ok = isinstance(value, expected) and not (expected in (int, (int, float)) and isinstance(value, bool))
     if not ok:

@@ -811,12 +811,14 @@ def changes(
     until: str | datetime.datetime | None = None,
     rollbacks: bool = False,
     limit: int | None = DEFAULT_LIMIT,
+    path: str | None = None,
 ) -> list[Change]:
     """Changes matching every filter given, newest first, at most `limit` (None: all).
 
     actor: pusher name or email, or author name or email (case-insensitive, whole value).
     kind (case-insensitive), namespace ("" for cluster-scoped resources), repo.
     ref: refs/heads/main, or main (a branch or tag name).
+    path: a manifest file (changes of the resources in it, renames from or to it included).
     field: a diff path or a prefix of one at a field boundary (spec.replicas,
     spec.template.spec.containers[*].image; [*] matches any list index).
     since/until: inclusive bounds on the change's time (parse_time forms: 7d, 2026-01-31, ISO;
@@ -849,6 +851,9 @@ def changes(
         if not rids:
             return []
         where.append(f"{'a' if actor is not None else 'c'}.rid IN ({_in(rids)})")
+    if path is not None:
+        where.append("c.seq IN (SELECT seq FROM change_index WHERE path = ? UNION SELECT seq FROM change_index WHERE old_path = ?)")
+        params.extend([path.removeprefix("./")] * 2)
     exact = True
     pattern = None
     if field is not None:
