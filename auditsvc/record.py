@@ -36,6 +36,7 @@ class HostedPush:
     repo: str  # the name under `repositories` in the config
     update: RefUpdate
     pusher: Pusher
+    pushed_at: str | None = None  # when the host reported it (RFC 3339 UTC)
 
     @property
     def pusher_record(self) -> dict[str, Any]:
@@ -64,7 +65,8 @@ def record_push(settings: Settings, hosted: HostedPush) -> dict[str, Any]:
             pusher = hosted.pusher_record
             pushes = [_landed(draft, pusher) for draft in decision_events(decision, checker.provenance())]
             with SqliteAuditLog.open(settings.db) as log:
-                changes = change_events(git_dir, hosted.repo, landed_refs(git_dir, [update]), pusher, settings, log.put_content)
+                landed = landed_refs(git_dir, [update])
+                changes = change_events(git_dir, hosted.repo, landed, pusher, settings, log.put_content, hosted.pushed_at)
                 failures = [f for verdict in decision.verdicts for f in verdict.failures]
                 violations = violation_events(hosted, changes, failures)
                 seqs = log.append([*pushes, *changes, *violations])
@@ -126,6 +128,7 @@ def hosted_push(job: Mapping[str, Any]) -> HostedPush:
         job["repo"],
         RefUpdate(job["old"], job["new"], job["ref"]),
         Pusher(pusher["name"], job["source"], False, pusher.get("email", ""), pusher.get("id", "")),
+        job.get("pushed_at"),
     )
 
 

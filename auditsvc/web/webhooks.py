@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
+from auditsvc.audit.canonical import utc_now
 from auditsvc.errors import ConfigError
 from auditsvc.web.problems import problem
 from auditsvc.web.runtime import audit_log, service_store, settings
@@ -90,7 +91,15 @@ def push_job(host: str, repo: str, payload: Mapping[str, Any]) -> dict[str, Any]
     for name, oid in (("before", old), ("after", new)):
         if not isinstance(oid, str) or not _OID.match(oid):
             raise ConfigError(f"the payload's {name} is not a commit id")
-    return {"source": host, "repo": repo, "ref": ref, "old": old, "new": new, "pusher": pusher_of(host, payload)}
+    return {
+        "source": host,
+        "repo": repo,
+        "ref": ref,
+        "old": old,
+        "new": new,
+        "pusher": pusher_of(host, payload),
+        "pushed_at": utc_now(),  # the host tells us as it lands; the worker may record it later
+    }
 
 
 @blueprint.post("/webhooks/<any(github, gitlab, gitea):host>")
