@@ -43,6 +43,8 @@ mkdir -p "$WORK/apps" && cp examples/good/web.yaml "$WORK/apps/"
 git -C "$WORK" add apps && git -C "$WORK" commit -qm "Add the web app"
 echo "== git push of examples/good (accepted and recorded):"
 git -C "$WORK" push -q origin main 2>&1 | sed 's/^/   /'
+# post-receive records in the background; `hook record` waits for it (and records anything left).
+"$BIN/auditsvc" hook record "$DEMO/gitops.git" --config "$CONFIG"
 echo "== who changed what: GET /v1/changes"
 curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/changes" | "$BIN/python" -c '
 import json, sys
