@@ -90,6 +90,9 @@ class AuditLog:
     def _execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(self._sql(statement), params)
 
+    def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(self._sql(statement), rows)
+
     def _one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self._execute(statement, params).fetchone()
 
@@ -181,7 +184,7 @@ class AuditLog:
 
     def _insert_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
-            self._db.executemany(self._sql(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"), rows)
+            self._executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
     def _existing_seqs(self, keys: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -203,9 +206,7 @@ class AuditLog:
         return digest
 
     def _insert_contents(self, rows: Sequence[tuple[str, str]]) -> None:
-        self._db.executemany(
-            self._sql("INSERT INTO contents (digest, body) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING"), rows
-        )
+        self._executemany("INSERT INTO contents (digest, body) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING", rows)
 
     def get_content(self, digest: str) -> Any | None:
         """The value stored under digest, or None."""
@@ -233,9 +234,8 @@ class AuditLog:
         return stored
 
     def _insert_checkpoints(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._db.executemany(
-            self._sql(f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (size) DO NOTHING"),
-            rows,
+        self._executemany(
+            f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (size) DO NOTHING", rows
         )
 
     # --- reading ----------------------------------------------------------------------------
