@@ -176,7 +176,9 @@ class PostgresAuditLog(AuditLog):
             yield
 
     def _schema_version_stored(self) -> int | None:
-        if self._one("SELECT to_regclass(current_schema() || '.meta')")[0] is None:
+        # A scan of pg_tables, not to_regclass(): under the lock, a plain query sees the schema another
+        # writer has just committed, where the backend's catalog cache may not yet.
+        if not self._one("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'meta')")[0]:
             return None
         row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         return None if row is None else int(row[0])
