@@ -46,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from auditsvc.audit.log import Event
+from auditsvc.audit.sqlite import SqliteAuditLog
 from auditsvc.errors import AuditError, ConfigError
 
 INDEX_VERSION = "7"
@@ -298,6 +299,11 @@ def _connection(log: Any) -> _Connection:
     """Our own connection to the log's file (autocommit; explicit transactions), one per log object."""
     conn = _connections.get(log)
     if conn is None:
+        if not isinstance(log, SqliteAuditLog):
+            raise AuditError(
+                f"history, changes, show and state read an index kept in a SQLite audit log; they do not run on "
+                f"{log.location} yet: query a SQLite copy (auditsvc migrate --from THIS_URL --to sqlite:///copy.db)"
+            )
         try:
             conn = sqlite3.connect(str(log.path), isolation_level=None, factory=_Connection)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from auditsvc.audit.canonical import utc_now
-from auditsvc.audit.store import APPEND_ONLY, AuditLog
+from auditsvc.audit.store import APPEND_ONLY, AuditLog, NoAuditLog
 from auditsvc.errors import AuditError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -120,7 +120,7 @@ class SqliteAuditLog(AuditLog):
         """
         path = path_from_url(url)
         if not create and not path.exists():
-            raise AuditError(f"no audit log at {path}")
+            raise NoAuditLog(f"no audit log at {path}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:

@@ -46,6 +46,10 @@ EVENT_COLUMNS = 'seq, type, natural_key, repo, ref, "commit", recorded_at, body,
 CHECKPOINT_COLUMNS = "size, root, time, body, signature"
 
 
+class NoAuditLog(AuditError):
+    """Opened with create=False where no log exists."""
+
+
 class AuditLog:
     """An append-only, tamper-evident event log; open one with `auditsvc.audit.open_log(url)`."""
 
@@ -132,7 +136,7 @@ class AuditLog:
         newest = len(self.MIGRATIONS)
         version = self._schema_version_stored()
         if version is None and not create:
-            raise AuditError(f"no audit log at {self.location}")
+            raise NoAuditLog(f"no audit log at {self.location}")
         if version is None or version < newest:  # only then take the lock: readers must not wait for writers
             with self._write():
                 version = self._schema_version_stored()
