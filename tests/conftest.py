@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from auditsvc.audit import SqliteAuditLog
+from auditsvc.audit import AuditLog, open_log
 from auditsvc.install import install
 from auditsvc.spool import LOG_NAME, SPOOL_DIR, pending
 
@@ -180,7 +180,7 @@ class Server:
         self.git_dir = root / "server.git"
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.git_dir)], check=True)
         self.db = root / "var" / "audit.db"
-        self.url = f"sqlite:///{self.db}"
+        self.url = (config or {}).get("db", f"sqlite:///{self.db}")
         self.config = root / "auditsvc.yaml"
         settings = {
             "db": self.url,
@@ -229,9 +229,9 @@ class Server:
             assert time.monotonic() < deadline, (self.git_dir / SPOOL_DIR / LOG_NAME).read_text()
             time.sleep(0.05)
 
-    def log(self) -> SqliteAuditLog:
+    def log(self) -> AuditLog:
         self.recorded()
-        return SqliteAuditLog.open(self.url)
+        return open_log(self.url)
 
     def events(self, type_: str | None = None) -> list[dict]:
         """Every event as a flat dict (columns and body), optionally of one type."""
