@@ -93,6 +93,18 @@ def pg_schema() -> Iterator[PgSchema]:
     schema.drop()
 
 
+@pytest.fixture
+def pg_role() -> Iterator[str]:
+    """A login role of its own with no rights yet (trust auth lets it connect); dropped afterwards."""
+    role = f"auditsvc_role_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    yield role
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'DROP OWNED BY "{role}"')
+        admin.execute(f'DROP ROLE "{role}"')
+
+
 class LogStore:
     """Where a test's audit log lives: a SQLite file, or a PostgreSQL schema with a key file.
 

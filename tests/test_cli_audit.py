@@ -65,25 +65,14 @@ def test_errors_are_one_line(run_cli, log_store, pg_schema, tmp_path):
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_init_creates_the_log_and_grants_a_writer_role(run_cli, pg_schema, tmp_path):
-    import psycopg
-    from conftest import POSTGRES
-
-    role = f"writer_{pg_schema.name}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE ROLE "{role}" LOGIN')
-    try:
-        done = run_cli("init", "--db", pg_schema.url(), "--grant-writer", role)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().endswith(f": 0 events; {role} may append and read")
-        with open_log(pg_schema.url(tmp_path / "audit.key", user=role)) as writer:
-            writer.append([EventDraft("push", "push:1")])
-            writer.checkpoint("gitops")
-        verified = run_cli("verify", "--db", pg_schema.url(tmp_path / "audit.key"))
-        assert verified.stdout.strip() == "audit log verified: 1 events, 1 signed checkpoint"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'DROP OWNED BY "{role}"')
-            admin.execute(f'DROP ROLE "{role}"')
+def test_init_creates_the_log_and_grants_a_writer_role(run_cli, pg_schema, pg_role, tmp_path):
+    done = run_cli("init", "--db", pg_schema.url(), "--grant-writer", pg_role)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f": 0 events; {pg_role} may append and read")
+    with open_log(pg_schema.url(tmp_path / "audit.key", user=pg_role)) as writer:
+        writer.append([EventDraft("push", "push:1")])
+        writer.checkpoint("gitops")
+    verified = run_cli("verify", "--db", pg_schema.url(tmp_path / "audit.key"))
+    assert verified.stdout.strip() == "audit log verified: 1 events, 1 signed checkpoint"
     sqlite = run_cli("init", "--db", f"sqlite:///{tmp_path}/a.db", "--grant-writer", "x")
     assert sqlite.returncode == 3 and "--grant-writer is for a PostgreSQL audit log" in sqlite.stderr

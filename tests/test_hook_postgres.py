@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from conftest import POSTGRES, PgSchema, Server, clean_env, git, write
+from conftest import PgSchema, Server, clean_env, git, write
 
 DOWN = "postgresql://postgres@127.0.0.1:9/test"  # nothing listens there
 
@@ -41,19 +38,11 @@ spec:
 
 
 @pytest.fixture
-def writer_url(pg_schema: PgSchema, tmp_path: Path, run_cli) -> Iterator[str]:
+def writer_url(pg_schema: PgSchema, pg_role: str, tmp_path: Path, run_cli) -> str:
     """The log created by its owner with `auditsvc init --grant-writer`, and the writers' URL."""
-    role = f"hook_writer_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE ROLE "{role}" LOGIN')
-    try:
-        done = run_cli("init", "--db", pg_schema.url(), "--grant-writer", role)
-        assert done.returncode == 0, done.stderr
-        yield pg_schema.url(tmp_path / "keys" / "audit.key", user=role)
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'DROP OWNED BY "{role}"')
-            admin.execute(f'DROP ROLE "{role}"')
+    done = run_cli("init", "--db", pg_schema.url(), "--grant-writer", pg_role)
+    assert done.returncode == 0, done.stderr
+    return pg_schema.url(tmp_path / "keys" / "audit.key", user=pg_role)
 
 
 def test_two_git_servers_record_concurrent_pushes_into_one_log(writer_url: str, tmp_path: Path) -> None:

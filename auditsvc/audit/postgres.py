@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 
 from auditsvc.audit.canonical import utc_now
-from auditsvc.audit.store import APPEND_ONLY, AuditLog
+from auditsvc.audit.store import APPEND_ONLY, AuditLog, table_statements
 from auditsvc.errors import AuditError
 
 SCHEMES = ("postgresql", "postgres")
@@ -42,30 +42,7 @@ _GUARD_BODY = f"BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END"
 _GUARDS = {f"{table}_no_{op.lower()}": (table, op) for table in GUARDED_TABLES for op in ("UPDATE", "DELETE", "TRUNCATE")}
 
 _SCHEMA_V1 = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE events (
-        seq BIGINT PRIMARY KEY,
-        type TEXT NOT NULL,
-        natural_key TEXT NOT NULL UNIQUE,
-        repo TEXT,
-        ref TEXT,
-        "commit" TEXT,
-        recorded_at TEXT NOT NULL,
-        body TEXT NOT NULL,
-        leaf_hash TEXT NOT NULL
-    )""",
-    'CREATE INDEX events_commit ON events ("commit")',
-    "CREATE INDEX events_repo_ref ON events (repo, ref)",
-    "CREATE INDEX events_type ON events (type)",
-    "CREATE INDEX events_recorded_at ON events (recorded_at)",
-    "CREATE TABLE contents (digest TEXT PRIMARY KEY, body TEXT NOT NULL)",
-    """CREATE TABLE checkpoints (
-        size BIGINT PRIMARY KEY,
-        root TEXT NOT NULL,
-        time TEXT NOT NULL,
-        body TEXT NOT NULL,
-        signature TEXT NOT NULL
-    )""",
+    *table_statements("BIGINT"),
     f"CREATE FUNCTION {GUARD_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ {_GUARD_BODY} $$",
     *(
         f"CREATE TRIGGER {name} BEFORE {op} ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {GUARD_FUNCTION}()"

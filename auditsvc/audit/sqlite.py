@@ -23,54 +23,29 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from auditsvc.audit.canonical import utc_now
-from auditsvc.audit.store import APPEND_ONLY, AuditLog, NoAuditLog
+from auditsvc.audit.store import APPEND_ONLY, AuditLog, NoAuditLog, table_statements
 from auditsvc.errors import AuditError
 
 BUSY_TIMEOUT_MS = 10_000
 
-_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS events (
-        seq INTEGER PRIMARY KEY,
-        type TEXT NOT NULL,
-        natural_key TEXT UNIQUE NOT NULL,
-        repo TEXT,
-        ref TEXT,
-        "commit" TEXT,
-        recorded_at TEXT NOT NULL,
-        body TEXT NOT NULL,
-        leaf_hash TEXT NOT NULL
-    )""",
-    'CREATE INDEX IF NOT EXISTS events_commit ON events ("commit")',
-    "CREATE INDEX IF NOT EXISTS events_repo_ref ON events (repo, ref)",
-    "CREATE INDEX IF NOT EXISTS events_type ON events (type)",
-    "CREATE INDEX IF NOT EXISTS events_recorded_at ON events (recorded_at)",
-    "CREATE TABLE IF NOT EXISTS contents (digest TEXT PRIMARY KEY, body TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS checkpoints (
-        size INTEGER PRIMARY KEY,
-        root TEXT NOT NULL,
-        time TEXT NOT NULL,
-        body TEXT NOT NULL,
-        signature TEXT NOT NULL
-    )""",
-]
+_SCHEMA = table_statements("INTEGER")  # INTEGER PRIMARY KEY: seq is the rowid
 _TRIGGERS = {f"{t}_no_{op}": t for t in ("events", "contents", "checkpoints") for op in ("update", "delete", "replace")}
 for _table in ("events", "contents", "checkpoints"):
     for _op in ("UPDATE", "DELETE"):
         _SCHEMA.append(
-            f"CREATE TRIGGER IF NOT EXISTS {_table}_no_{_op.lower()} BEFORE {_op} ON {_table} "
+            f"CREATE TRIGGER {_table}_no_{_op.lower()} BEFORE {_op} ON {_table} "
             f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
         )
 # INSERT OR REPLACE deletes the old row without firing DELETE triggers (unless recursive_triggers
 # is on), so refuse inserts that collide: an error for events, a silent no-op for the
 # content-addressed and idempotent tables.
 _SCHEMA += [
-    "CREATE TRIGGER IF NOT EXISTS events_no_replace BEFORE INSERT ON events "
+    "CREATE TRIGGER events_no_replace BEFORE INSERT ON events "
     "WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq OR natural_key = NEW.natural_key) "
     f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
-    "CREATE TRIGGER IF NOT EXISTS contents_no_replace BEFORE INSERT ON contents "
+    "CREATE TRIGGER contents_no_replace BEFORE INSERT ON contents "
     "WHEN EXISTS (SELECT 1 FROM contents WHERE digest = NEW.digest) BEGIN SELECT RAISE(IGNORE); END",
-    "CREATE TRIGGER IF NOT EXISTS checkpoints_no_replace BEFORE INSERT ON checkpoints "
+    "CREATE TRIGGER checkpoints_no_replace BEFORE INSERT ON checkpoints "
     "WHEN EXISTS (SELECT 1 FROM checkpoints WHERE size = NEW.size) BEGIN SELECT RAISE(IGNORE); END",
 ]
 

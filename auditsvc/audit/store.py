@@ -46,6 +46,40 @@ EVENT_COLUMNS = 'seq, type, natural_key, repo, ref, "commit", recorded_at, body,
 CHECKPOINT_COLUMNS = "size, root, time, body, signature"
 
 
+def table_statements(integer: str) -> list[str]:
+    """The tables and indexes of schema version 1, for a backend whose 64-bit integer type is `integer`.
+
+    Bodies are TEXT on every backend: they are hashed byte for byte, so no JSON type may
+    normalise them.
+    """
+    return [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"""CREATE TABLE events (
+            seq {integer} PRIMARY KEY,
+            type TEXT NOT NULL,
+            natural_key TEXT UNIQUE NOT NULL,
+            repo TEXT,
+            ref TEXT,
+            "commit" TEXT,
+            recorded_at TEXT NOT NULL,
+            body TEXT NOT NULL,
+            leaf_hash TEXT NOT NULL
+        )""",
+        'CREATE INDEX events_commit ON events ("commit")',
+        "CREATE INDEX events_repo_ref ON events (repo, ref)",
+        "CREATE INDEX events_type ON events (type)",
+        "CREATE INDEX events_recorded_at ON events (recorded_at)",
+        "CREATE TABLE contents (digest TEXT PRIMARY KEY, body TEXT NOT NULL)",
+        f"""CREATE TABLE checkpoints (
+            size {integer} PRIMARY KEY,
+            root TEXT NOT NULL,
+            time TEXT NOT NULL,
+            body TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+    ]
+
+
 class NoAuditLog(AuditError):
     """Opened with create=False where no log exists."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,18 +20,6 @@ from .conftest import draft
 def log(pg_schema: PgSchema, tmp_path: Path) -> Iterator[PostgresAuditLog]:
     with PostgresAuditLog.open(pg_schema.url(tmp_path / "audit.key")) as opened:
         yield opened
-
-
-@pytest.fixture
-def writer_role(pg_schema: PgSchema) -> Iterator[str]:
-    """A login role of its own (trust auth on this machine), dropped afterwards."""
-    role = f"auditsvc_writer_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE ROLE "{role}" LOGIN')
-    yield role
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'DROP OWNED BY "{role}"')
-        admin.execute(f'DROP ROLE "{role}"')
 
 
 def test_url_parameters_password_and_key() -> None:
@@ -88,17 +75,17 @@ def test_the_owner_cannot_change_rows_while_the_triggers_stand(
     assert log.size() == 2 and log.verify().ok
 
 
-def test_a_writer_role_appends_and_signs_but_cannot_change_or_unguard(
-    log: PostgresAuditLog, pg_schema: PgSchema, writer_role: str, tmp_path: Path
+def test_a_pg_role_appends_and_signs_but_cannot_change_or_unguard(
+    log: PostgresAuditLog, pg_schema: PgSchema, pg_role: str, tmp_path: Path
 ) -> None:
-    log.grant_writer(writer_role)
+    log.grant_writer(pg_role)
     log.append([draft(1)])
-    with open_log(pg_schema.url(tmp_path / "audit.key", user=writer_role)) as writer:
+    with open_log(pg_schema.url(tmp_path / "audit.key", user=pg_role)) as writer:
         assert writer.append([draft(2), draft(1)]) == [2, 1]
         writer.put_content({"kind": "ConfigMap"})
         assert writer.checkpoint("origin").size == 2
         assert writer.verify().ok
-    with psycopg.connect(pg_schema.url(user=writer_role), autocommit=True) as conn:
+    with psycopg.connect(pg_schema.url(user=pg_role), autocommit=True) as conn:
         for statement in (
             "UPDATE events SET body = '{}'",
             "DELETE FROM events",
@@ -115,11 +102,11 @@ def test_a_writer_role_appends_and_signs_but_cannot_change_or_unguard(
     assert log.size() == 2 and log.verify().ok
 
 
-def test_a_writer_role_cannot_create_the_log(pg_schema: PgSchema, writer_role: str) -> None:
+def test_a_pg_role_cannot_create_the_log(pg_schema: PgSchema, pg_role: str) -> None:
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'GRANT USAGE ON SCHEMA "{pg_schema.name}" TO "{writer_role}"')
+        admin.execute(f'GRANT USAGE ON SCHEMA "{pg_schema.name}" TO "{pg_role}"')
     with pytest.raises(AuditError, match="cannot create the audit log in .*permission denied.*auditsvc init"):
-        open_log(pg_schema.url(user=writer_role))
+        open_log(pg_schema.url(user=pg_role))
 
 
 def test_without_a_signing_key_checkpoints_fail_and_verify_says_so(pg_schema: PgSchema, tmp_path: Path) -> None:
