@@ -124,8 +124,8 @@ class PostgresAuditLog(AuditLog):
         except psycopg.errors.InsufficientPrivilege as err:
             db.close()
             raise AuditError(
-                f"cannot create the audit log in {location}: {_first_line(err)}; "
-                "create it once as the schema's owner (auditsvc init --db URL)"
+                f"cannot create or upgrade the audit log in {location}: {_first_line(err)}; "
+                "run `auditsvc init --db URL` once as the schema's owner"
             ) from None
         except psycopg.Error as err:
             db.close()

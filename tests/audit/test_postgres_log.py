@@ -105,7 +105,7 @@ def test_a_pg_role_appends_and_signs_but_cannot_change_or_unguard(
 def test_a_pg_role_cannot_create_the_log(pg_schema: PgSchema, pg_role: str) -> None:
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         admin.execute(f'GRANT USAGE ON SCHEMA "{pg_schema.name}" TO "{pg_role}"')
-    with pytest.raises(AuditError, match="cannot create the audit log in .*permission denied.*auditsvc init"):
+    with pytest.raises(AuditError, match="cannot create or upgrade the audit log in .*permission denied.*auditsvc init --db URL"):
         open_log(pg_schema.url(user=pg_role))
 
 
@@ -143,3 +143,16 @@ def test_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match=r"^cannot connect to audit log postgresql://postgres@127\.0\.0\.1:9/test: ") as caught:
         open_log("postgresql://postgres@127.0.0.1:9/test")
     assert "\n" not in str(caught.value)
+
+
+def test_a_writer_role_cannot_upgrade_the_schema_and_says_who_can(
+    log: PostgresAuditLog, pg_schema: PgSchema, pg_role: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log.grant_writer(pg_role)
+    monkeypatch.setattr(PostgresAuditLog, "MIGRATIONS", (*PostgresAuditLog.MIGRATIONS, ("CREATE TABLE v2_marker (x TEXT)",)))
+    with pytest.raises(AuditError, match="cannot create or upgrade .*run `auditsvc init --db URL` once as the schema's owner"):
+        open_log(pg_schema.url(user=pg_role))
+    with open_log(pg_schema.url(tmp_path / "audit.key")) as owner:  # the owner upgrades; then the writer may open
+        assert owner.verify().ok
+    with open_log(pg_schema.url(user=pg_role)) as writer:
+        assert writer.append([draft(1)]) == [1]
