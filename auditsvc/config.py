@@ -80,6 +80,12 @@ _PATHS = {"waivers", "cache_dir"}
 _CHOICES = {"fail_mode": ("closed", "open")}
 
 
+def default_cache_dir() -> str:
+    """$XDG_CACHE_HOME/auditsvc, else ~/.cache/auditsvc."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "auditsvc")
+
+
 def _expected_type(name: str) -> type | tuple[type, ...]:
     default = Settings()
     value = getattr(default, name)

@@ -11,7 +11,9 @@ PostgreSQL database of $AUDITSVC_BENCH_POSTGRES, default postgresql://postgres@1
    ref): events/s;
 3. signs a checkpoint over the whole log, then times --queries lookups each of get(seq),
    seq_of(natural key), prove(seq) (reads every leaf hash) and a page of events(): p50/p99;
-4. verify() of the whole log: events/s.
+4. builds the query index (for PostgreSQL: in a local SQLite replica of the events, under a
+   temporary XDG_CACHE_HOME) and times `history` of a resource and `changes --actor X`: p50/p99;
+5. verify() of the whole log: events/s.
 
 Prints both backends' numbers and the PostgreSQL/SQLite ratio; asserts nothing. The numbers are
 from this machine in this run (PostgreSQL on the same host, over TCP loopback).
@@ -34,13 +36,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import psycopg  # noqa: E402
 from audit_bench import START, draft_batches, percentiles  # noqa: E402
 
+from auditsvc import queries  # noqa: E402
 from auditsvc.audit import EventDraft, open_log  # noqa: E402
 
 POSTGRES = os.environ.get("AUDITSVC_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BATCH = 500
 
 
-def measure(url: str, events: int, single: int, queries: int) -> dict[str, float]:
+def measure(url: str, events: int, single: int, queries_count: int) -> dict[str, float]:
     results: dict[str, float] = {}
     batches = [drafts for _, drafts in draft_batches(events, BATCH, START, timedelta(minutes=20))]
     with open_log(url) as log:
@@ -60,16 +63,35 @@ def measure(url: str, events: int, single: int, queries: int) -> dict[str, float
         results["checkpoint over the log (ms)"] = (time.perf_counter() - started) * 1000
 
         rng = random.Random(7)
-        seqs = [rng.randint(1, head.size) for _ in range(queries)]
+        seqs = [rng.randint(1, head.size) for _ in range(queries_count)]
         keys = [event.natural_key for event in (log.get(seq) for seq in seqs) if event is not None]
         for name, call, args in (
             ("get(seq)", log.get, seqs),
             ("seq_of(natural key)", log.seq_of, keys),
             ("events(since): first 100", lambda s: [e for _, e in zip(range(100), log.events(s))], seqs),
-            ("prove(seq)", log.prove, seqs[: max(1, queries // 10)]),
+            ("prove(seq)", log.prove, seqs[: max(1, queries_count // 10)]),
         ):
             times = []
             for arg in args:
+                started = time.perf_counter()
+                call(arg)
+                times.append(time.perf_counter() - started)
+            p50, p99 = percentiles(times)
+            results[f"{name} p50 (ms)"] = p50 * 1000
+            results[f"{name} p99 (ms)"] = p99 * 1000
+
+        started = time.perf_counter()
+        queries.refresh_index(log)
+        results["first query: index built (ms)"] = (time.perf_counter() - started) * 1000
+        resources = sorted({(e.body["resource"]["kind"], e.body["resource"]["namespace"], e.body["resource"]["name"])
+                            for e in (log.get(seq) for seq in seqs) if e is not None and e.type == "change"})
+        actors = sorted({e.body["pusher"]["name"] for e in (log.get(seq) for seq in seqs) if e is not None and e.type == "change"})
+        for name, call, args in (
+            ("history KIND/NS/NAME", lambda r: queries.history(log, *r), resources),
+            ("changes --actor X --limit 100", lambda a: queries.changes(log, actor=a), actors * (len(resources) // len(actors) + 1)),
+        ):
+            times = []
+            for arg in args[:queries_count]:
                 started = time.perf_counter()
                 call(arg)
                 times.append(time.perf_counter() - started)
@@ -93,6 +115,7 @@ def main() -> None:
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     with tempfile.TemporaryDirectory(prefix="auditsvc-backend-bench-") as work:
+        os.environ["XDG_CACHE_HOME"] = os.path.join(work, "cache")  # the PostgreSQL log's query replica
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'CREATE SCHEMA "{schema}"')
         try:

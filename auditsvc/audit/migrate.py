@@ -9,10 +9,13 @@ with the log (the copy's future checkpoints must verify with the same public key
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+from pathlib import Path
 from typing import Any
 
 from auditsvc.audit.log import VerifyReport
 from auditsvc.audit.signing import load_key, public_key_raw, store_key
+from auditsvc.audit.sqlite import SqliteAuditLog
 from auditsvc.audit.store import AuditLog
 from auditsvc.errors import AuditError
 
@@ -98,3 +101,35 @@ def _check_prefix(source: AuditLog, target: AuditLog, size: int, already: int) -
     for row in target.checkpoint_rows():
         if heads.get(row[0]) != row:
             raise AuditError(f"{target.location} has a checkpoint at size {row[0]} the source does not: refusing to mix logs")
+
+
+def refresh_replica(source: AuditLog, path: Path) -> bool:
+    """Bring a local SQLite replica of source's events up to date (the query index lives in it).
+
+    Derived data like the index itself, so no verification: the last event the replica holds
+    is compared with the source's (one point read each), and a replica of some other log (the
+    database was replaced, say by a restore) is dropped and copied afresh. Processes sharing
+    the replica take turns (a file lock). Returns whether an existing replica was dropped and made afresh.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(path.with_name(f"{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        replica = SqliteAuditLog.open(f"sqlite:///{path}")
+        fresh = False
+        try:
+            have = replica.size()
+            if have and _last(replica, have) != _last(source, have):
+                replica.close()
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                replica = SqliteAuditLog.open(f"sqlite:///{path}")
+                have, fresh = 0, True
+            replica.copy_in(source.event_rows(have), (), ())
+        finally:
+            replica.close()
+    return fresh
+
+
+def _last(log: AuditLog, seq: int) -> str | None:
+    event = log.get(seq)
+    return None if event is None else event.leaf_hash

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -11,7 +12,7 @@ import pytest
 from conftest import LogStore, PgSchema
 
 from auditsvc.audit import AuditLog, open_log, verify_proof
-from auditsvc.audit.migrate import migrate
+from auditsvc.audit.migrate import migrate, refresh_replica
 from auditsvc.errors import AuditError
 
 from .conftest import draft
@@ -101,6 +102,22 @@ def test_cli_migrate_then_verify_and_prove(run_cli, source: AuditLog, pg_schema:
     assert (verified.returncode, verified.stdout.strip()) == (0, "audit log verified: 30 events, 3 signed checkpoints")
     missing = run_cli("migrate", "--from", f"sqlite:///{tmp_path}/none.db", "--to", target_url)
     assert missing.returncode == 3 and missing.stderr.strip().endswith("none.db: check --from")
-    queries = run_cli("changes", "--db", target_url)
-    assert queries.returncode == 3 and "do not run on postgresql://" in queries.stderr
-    assert len(queries.stderr.strip().splitlines()) == 1
+    listed = run_cli("changes", "--db", target_url, "-o", "json", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 30 and (tmp_path / "cache" / "auditsvc" / "replicas").is_dir()
+
+
+def test_a_replica_follows_its_source_and_is_remade_for_another_log(source: AuditLog, log_store: LogStore, tmp_path: Path) -> None:
+    replica = tmp_path / "replicas" / "r.db"
+    with open_log(log_store.url) as log:
+        migrate(source, log)
+        assert refresh_replica(log, replica) is False  # created: nothing dropped
+        log.append([draft(i) for i in range(30, 33)])
+        assert refresh_replica(log, replica) is False
+        with open_log(f"sqlite:///{replica}") as copy:
+            assert list(copy.event_rows()) == list(log.event_rows())
+    with open_log(f"sqlite:///{tmp_path}/other.db") as other:  # another log now behind the same URL
+        other.append([draft(i, other=True) for i in range(40)])
+        assert refresh_replica(other, replica) is True  # the old replica was dropped
+        with open_log(f"sqlite:///{replica}") as copy:
+            assert list(copy.event_rows()) == list(other.event_rows())
