@@ -11,7 +11,9 @@ push time). Imported history (`auditsvc import`) has no known push time: its com
 time stands in. `since`, `until`, `state --at` and the order of results use this time ("time"
 in the results), then seq.
 
-The index. Queries read derived tables kept in the log's SQLite file beside the events:
+The index. Queries read derived tables kept in the log's SQLite file beside the events (for a
+PostgreSQL log: in a local SQLite replica of its events, `<cache dir>/replicas/<hash of the
+URL>.db`, which gains the new events before each query; see audit.migrate.refresh_replica):
 `change_index_streams` (one row per resource per repo, ref and apiVersion), `change_index`
 (one row per change event, clustered by stream and time: what a listing shows, with the diff
 when it is short), `change_index_actors` (pusher name/email and author name/email,
