@@ -36,6 +36,8 @@ from auditsvc.errors import AuditError
 SCHEMES = ("postgresql", "postgres")
 KEY_PARAMETER = "signing_key"
 CONNECT_TIMEOUT_SECONDS = 10
+LOCK_TIMEOUT_MS = 10_000  # as SQLite's busy timeout: a writer waits this long for the append lock
+IDLE_IN_TRANSACTION_MS = 60_000  # a writer stuck inside its transaction (host frozen) loses the lock
 GUARDED_TABLES = ("events", "contents", "checkpoints")
 GUARD_FUNCTION = "auditsvc_append_only"
 _GUARD_BODY = f"BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END"
@@ -114,6 +116,8 @@ class PostgresAuditLog(AuditLog):
         chosen = key_path if key_path is not None else url_key
         log = cls(db, location, Path(chosen) if chosen is not None else None, clock or utc_now)
         try:
+            db.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            db.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
             schema = db.execute("SELECT current_schema()").fetchone()
             if schema is None or schema[0] is None:
                 raise AuditError(f"audit log {location}: no schema of the search_path exists to hold the log")

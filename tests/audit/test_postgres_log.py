@@ -156,3 +156,17 @@ def test_a_writer_role_cannot_upgrade_the_schema_and_says_who_can(
         assert owner.verify().ok
     with open_log(pg_schema.url(user=pg_role)) as writer:
         assert writer.append([draft(1)]) == [1]
+
+
+def test_a_writer_waits_for_the_append_lock_only_so_long(
+    log: PostgresAuditLog, pg_schema: PgSchema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holding the append lock (stuck mid-transaction): an error after lock_timeout, as SQLite's busy timeout."""
+    monkeypatch.setattr("auditsvc.audit.postgres.LOCK_TIMEOUT_MS", 200)
+    with open_log(pg_schema.url()) as impatient, pg_schema.connect() as holder:
+        with holder.transaction():
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", [log._lock_key])
+            with pytest.raises(AuditError, match="cannot append to audit log .*lock timeout"):
+                impatient.append([draft(1)])
+            assert impatient.size() == 0  # readers do not wait
+        assert impatient.append([draft(1)]) == [1]
