@@ -75,7 +75,7 @@ def test_the_owner_cannot_change_rows_while_the_triggers_stand(
     assert log.size() == 2 and log.verify().ok
 
 
-def test_a_pg_role_appends_and_signs_but_cannot_change_or_unguard(
+def test_a_writer_role_appends_and_signs_but_cannot_change_or_unguard(
     log: PostgresAuditLog, pg_schema: PgSchema, pg_role: str, tmp_path: Path
 ) -> None:
     log.grant_writer(pg_role)
@@ -102,7 +102,7 @@ def test_a_pg_role_appends_and_signs_but_cannot_change_or_unguard(
     assert log.size() == 2 and log.verify().ok
 
 
-def test_a_pg_role_cannot_create_the_log(pg_schema: PgSchema, pg_role: str) -> None:
+def test_a_writer_role_cannot_create_the_log(pg_schema: PgSchema, pg_role: str) -> None:
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         admin.execute(f'GRANT USAGE ON SCHEMA "{pg_schema.name}" TO "{pg_role}"')
     with pytest.raises(AuditError, match="cannot create or upgrade the audit log in .*permission denied.*auditsvc init --db URL"):
