@@ -28,7 +28,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +43,18 @@ from auditsvc.audit import EventDraft, open_log  # noqa: E402
 
 POSTGRES = os.environ.get("AUDITSVC_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BATCH = 500
+
+
+def latencies(results: dict[str, float], name: str, call: Callable[[Any], object], args: list[Any]) -> None:
+    """p50 and p99 in ms of call(arg) for each arg, into results."""
+    times = []
+    for arg in args:
+        started = time.perf_counter()
+        call(arg)
+        times.append(time.perf_counter() - started)
+    p50, p99 = percentiles(times)
+    results[f"{name} p50 (ms)"] = p50 * 1000
+    results[f"{name} p99 (ms)"] = p99 * 1000
 
 
 def measure(url: str, events: int, single: int, queries_count: int) -> dict[str, float]:
@@ -65,20 +79,10 @@ def measure(url: str, events: int, single: int, queries_count: int) -> dict[str,
         rng = random.Random(7)
         seqs = [rng.randint(1, head.size) for _ in range(queries_count)]
         keys = [event.natural_key for event in (log.get(seq) for seq in seqs) if event is not None]
-        for name, call, args in (
-            ("get(seq)", log.get, seqs),
-            ("seq_of(natural key)", log.seq_of, keys),
-            ("events(since): first 100", lambda s: [e for _, e in zip(range(100), log.events(s))], seqs),
-            ("prove(seq)", log.prove, seqs[: max(1, queries_count // 10)]),
-        ):
-            times = []
-            for arg in args:
-                started = time.perf_counter()
-                call(arg)
-                times.append(time.perf_counter() - started)
-            p50, p99 = percentiles(times)
-            results[f"{name} p50 (ms)"] = p50 * 1000
-            results[f"{name} p99 (ms)"] = p99 * 1000
+        latencies(results, "get(seq)", log.get, seqs)
+        latencies(results, "seq_of(natural key)", log.seq_of, keys)
+        latencies(results, "events(since): first 100", lambda s: [e for _, e in zip(range(100), log.events(s))], seqs)
+        latencies(results, "prove(seq)", log.prove, seqs[: max(1, queries_count // 10)])
 
         started = time.perf_counter()
         queries.refresh_index(log)
@@ -86,18 +90,9 @@ def measure(url: str, events: int, single: int, queries_count: int) -> dict[str,
         resources = sorted({(e.body["resource"]["kind"], e.body["resource"]["namespace"], e.body["resource"]["name"])
                             for e in (log.get(seq) for seq in seqs) if e is not None and e.type == "change"})
         actors = sorted({e.body["pusher"]["name"] for e in (log.get(seq) for seq in seqs) if e is not None and e.type == "change"})
-        for name, call, args in (
-            ("history KIND/NS/NAME", lambda r: queries.history(log, *r), resources),
-            ("changes --actor X --limit 100", lambda a: queries.changes(log, actor=a), actors * (len(resources) // len(actors) + 1)),
-        ):
-            times = []
-            for arg in args[:queries_count]:
-                started = time.perf_counter()
-                call(arg)
-                times.append(time.perf_counter() - started)
-            p50, p99 = percentiles(times)
-            results[f"{name} p50 (ms)"] = p50 * 1000
-            results[f"{name} p99 (ms)"] = p99 * 1000
+        latencies(results, "history KIND/NS/NAME", lambda r: queries.history(log, *r), resources[:queries_count])
+        actors = (actors * queries_count)[:queries_count]
+        latencies(results, "changes --actor X --limit 100", lambda a: queries.changes(log, actor=a), actors)
 
         started = time.perf_counter()
         report = log.verify()
