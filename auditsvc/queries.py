@@ -442,6 +442,7 @@ def refresh_index(log: Any) -> int:
 
 def rebuild_index(log: Any) -> int:
     """Drop the derived index and build it again from the events; returns how many events were read."""
+    _refresh_replica(log)
     conn = _connection(log)
     _begin(conn, log)
     try:

@@ -136,8 +136,12 @@ class LogStore:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def log_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
-    """The audit log's home, once per backend: tests taking it run against SQLite and PostgreSQL."""
+def log_store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LogStore]:
+    """The audit log's home, once per backend: tests taking it run against SQLite and PostgreSQL.
+
+    XDG_CACHE_HOME points into tmp_path: queries on a PostgreSQL log keep a replica there.
+    """
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     if request.param == "sqlite":
         yield LogStore("sqlite", tmp_path, None)
         return

@@ -318,9 +318,8 @@ def test_state_at_a_commit_equals_the_manifests_at_that_commit(story):
             queries.state(log, "abcdef1")
 
 
-def test_index_is_incremental_and_rebuildable(story, log_store, tmp_path, monkeypatch):
+def test_index_is_incremental_and_rebuildable(story, log_store):
     server, _, _ = story
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with server.log() as log:
         queries.refresh_index(log)
         assert queries.refresh_index(log) == 0  # nothing new
@@ -422,10 +421,9 @@ def test_cli_errors_are_one_line(story, run_cli, tmp_path):
         assert "Traceback" not in proc.stderr
 
 
-def test_rollbacks_are_recorded_and_queried(tmp_path, run_cli, log_store, monkeypatch):
+def test_rollbacks_are_recorded_and_queried(tmp_path, run_cli, log_store):
     """bob's bump is reverted by carol (git revert); a rename without edits restores nothing;
     a deleted ConfigMap created again as it was restores its earlier version."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     server = Server(tmp_path, {"db": log_store.url})
     create = server.commit(
         {"apps/web.yaml": WEB.format(replicas=2, image="nginx:1.27"), "apps/cfg.yaml": CONFIG.format(name="cfg", mode="a")},
