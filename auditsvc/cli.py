@@ -455,7 +455,7 @@ def prove(seq: int, db: str | None, config_path: str | None) -> None:
             raise ConfigError(f"no event {seq} in the audit log (it holds {log.size()} events)")
         checkpoint = log.latest_checkpoint()
         if checkpoint is None or checkpoint.size < seq:
-            checkpoint = log.checkpoint(settings.db)
+            checkpoint = log.checkpoint(log.location)  # never the URL itself: it may hold a password
         proof = log.prove(seq, checkpoint.size)
         document = {
             "proof": json.loads(proof.to_json()),

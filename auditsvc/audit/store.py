@@ -12,6 +12,7 @@ the Merkle tree over it is well defined.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import json
@@ -84,7 +85,7 @@ class NoAuditLog(AuditError):
     """Opened with create=False where no log exists."""
 
 
-class AuditLog:
+class AuditLog(abc.ABC):
     """An append-only, tamper-evident event log; open one with `auditsvc.audit.open_log(url)`."""
 
     MIGRATIONS: ClassVar[Sequence[Sequence[str]]] = ()
@@ -103,22 +104,21 @@ class AuditLog:
     def _sql(self, statement: str) -> str:
         return statement
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
+    @abc.abstractmethod
+    def _write(self) -> contextlib.AbstractContextManager[None]:
         """One write transaction that holds the log's append lock from its start until commit."""
-        raise NotImplementedError
-        yield
 
+    @abc.abstractmethod
     def _schema_version_stored(self) -> int | None:
         """The stored schema version, None when the log has no schema yet."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _table_names(self) -> set[str]:
-        raise NotImplementedError
+        """The tables present (verify reports missing ones)."""
 
+    @abc.abstractmethod
     def _broken_guards(self) -> list[str]:
         """Names of append-only guards (triggers) that are missing, altered or disabled."""
-        raise NotImplementedError
 
     def _missing_key_message(self) -> str:
         return f"no signing key configured for audit log {self.location}"
