@@ -11,7 +11,7 @@ import signal
 import time
 from conftest import LogStore
 
-from auditsvc.audit import EventDraft, open_log
+from auditsvc.audit import EventDraft, open_log, verify_proof
 
 from .conftest import draft
 
@@ -108,3 +108,42 @@ def test_writer_killed_mid_transaction_leaves_no_partial_event(log_store: LogSto
         log.checkpoint("origin")
         report = log.verify()
         assert report.ok and report.events == 5 and report.checkpoints == 2
+
+
+def _single_appender(url: str, worker: int, count: int, start) -> None:
+    start.wait()
+    with open_log(url) as log:
+        for i in range(count):  # a hook's pattern: one small transaction per push, a checkpoint after it
+            log.append([EventDraft("push", f"single:{worker}:{i}", "infra", "refs/heads/main", None, {"w": worker, "i": i})])
+            log.checkpoint(f"writer-{worker}")
+
+
+def test_readers_always_see_a_prefix_with_valid_proofs_while_writers_append(log_store: LogStore) -> None:
+    """While writers append and sign, every size a reader sees is gap-free, and the latest checkpoint
+    it reads proves events against the public key: no snapshot ever shows a hole in the tree."""
+    url = log_store.url
+    with open_log(url) as log:
+        public = log.public_key()  # every writer signs with this key (the same key file)
+    writers, count = 4, 25
+    start = FORK.Barrier(writers + 1)
+    procs = [FORK.Process(target=_single_appender, args=(url, w, count, start)) for w in range(writers)]
+    for p in procs:
+        p.start()
+    start.wait()
+    checked = 0
+    with open_log(url) as reader:
+        while any(p.is_alive() for p in procs) or checked == 0:
+            head = reader.latest_checkpoint()
+            if head is not None and head.size:
+                seq = 1 + checked % head.size
+                assert verify_proof(reader.prove(seq, head.size), head, public)
+                assert reader.root(head.size) == head.root
+                checked += 1
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    with open_log(url) as log:
+        assert log.size() == writers * count
+        report = log.verify()
+        assert report.ok and report.checkpoints >= 2, report
+    assert checked > 0, 'the reader saw no checkpoint while the writers ran'
