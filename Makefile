@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/hook_bench.py
 	$(BIN)/python bench/audit_bench.py --dir bench/corpus/audit-log
 	$(BIN)/python bench/service_bench.py --dir bench/corpus/audit-log
+	$(BIN)/python bench/backend_bench.py
 
 clean:
 	rm -rf $(VENV) bench/corpus

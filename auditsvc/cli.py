@@ -339,7 +339,7 @@ def import_command(
     Idempotent and resumable: commits already recorded (by pushes or an earlier, possibly
     interrupted, import) add nothing.
     """
-    from auditsvc.audit import SqliteAuditLog
+    from auditsvc.audit import open_log
     from auditsvc.importer import import_history
 
     settings = settings_from(config_path, db=db)
@@ -357,7 +357,7 @@ def import_command(
         shown = done
 
     try:
-        with SqliteAuditLog.open(settings.db) as log:
+        with open_log(settings.db) as log:
             result = import_history(log, git_dir, settings, refs=refs, repo=repo, batch_size=batch_size, progress=progress)
     finally:
         if bar is not None:
@@ -367,12 +367,63 @@ def import_command(
 
 def existing_log(settings: Settings) -> Any:
     """The audit log named by the settings; an error (not a new empty log) when it does not exist."""
-    from auditsvc.audit import SqliteAuditLog
-    from auditsvc.audit.sqlite import path_from_url
+    from auditsvc.audit import open_log
+    from auditsvc.audit.store import NoAuditLog
 
-    if not path_from_url(settings.db).exists():
-        raise ConfigError(f"no audit log at {settings.db}: check --db / AUDITSVC_DB / the config's db")
-    return SqliteAuditLog.open(settings.db)
+    try:
+        return open_log(settings.db, create=False)
+    except NoAuditLog as err:
+        raise ConfigError(f"{err}: check --db / AUDITSVC_DB / the config's db") from None
+
+
+@cli.command("init")
+@click.option("--db", help=_DB_HELP)
+@click.option(
+    "--grant-writer", "writers", multiple=True, metavar="ROLE",
+    help="PostgreSQL: let this existing role append and read, and nothing else (repeatable).",
+)
+@config_option
+def init_command(db: str | None, writers: tuple[str, ...], config_path: str | None) -> None:
+    """Create the audit log (or upgrade its schema); run it as the database owner.
+
+    Receivers then connect as a role given --grant-writer: INSERT and SELECT only, so they
+    can neither change nor delete what is recorded, nor drop the triggers that refuse it.
+    """
+    from auditsvc.audit import open_log
+    from auditsvc.audit.postgres import PostgresAuditLog
+
+    settings = settings_from(config_path, db=db)
+    with open_log(settings.db) as log:
+        if writers and not isinstance(log, PostgresAuditLog):
+            raise ConfigError("--grant-writer is for a PostgreSQL audit log (a SQLite file is guarded by file permissions)")
+        for role in writers:
+            log.grant_writer(role)
+        granted = f"; {', '.join(writers)} may append and read" if writers else ""
+        click.echo(f"audit log ready at {log.location}: {log.size()} events{granted}")
+
+
+@cli.command()
+@click.option("--from", "source_url", required=True, help="The log to copy (URL), e.g. sqlite:////var/auditsvc/audit.db.")
+@click.option("--to", "target_url", required=True, help="Where to copy it (URL): empty, or an earlier copy of the same log.")
+@_FORMAT
+def migrate(source_url: str, target_url: str, output: str) -> None:
+    """Copy an audit log to another database, every hash and signature as it is, and verify the copy.
+
+    The source must verify. Run it again after an interruption, or to bring a copy up to date:
+    events already copied are kept and checked. The signing key is copied to the target's key
+    path (for PostgreSQL, the signing_key URL parameter).
+    """
+    from auditsvc.audit import open_log
+    from auditsvc.audit.migrate import migrate as copy_log
+    from auditsvc.audit.store import NoAuditLog
+
+    try:
+        source = open_log(source_url, create=False)
+    except NoAuditLog as err:
+        raise ConfigError(f"{err}: check --from") from None
+    with source, open_log(target_url) as target:
+        result = copy_log(source, target)
+    _emit(output, result.to_dict(), f"{result}\n")
 
 
 @cli.command()
@@ -429,7 +480,7 @@ def prove(seq: int, db: str | None, config_path: str | None) -> None:
             raise ConfigError(f"no event {seq} in the audit log (it holds {log.size()} events)")
         checkpoint = log.latest_checkpoint()
         if checkpoint is None or checkpoint.size < seq:
-            checkpoint = log.checkpoint(settings.db)
+            checkpoint = log.checkpoint(log.location)  # never the URL itself: it may hold a password
         proof = log.prove(seq, checkpoint.size)
         document = {
             "proof": json.loads(proof.to_json()),

@@ -81,6 +81,8 @@ class Settings:
         """Where the service keeps its mirrors, delivery queue and tokens."""
         if self.state_dir:
             return Path(self.state_dir)
+        if not self.db.startswith("sqlite:"):
+            raise ConfigError("state_dir is not set: with a database server as db, name a local directory for the service")
         from auditsvc.audit.sqlite import path_from_url
 
         return path_from_url(self.db).parent
@@ -91,6 +93,12 @@ _PATH_LISTS = {"policies", "schemas", "data"}
 _PATHS = {"waivers", "cache_dir", "state_dir"}
 _CHOICES = {"fail_mode": ("closed", "open")}
 _OPTIONAL_STRINGS = ("kubernetes_version", "waivers", "pusher_variable", "cache_dir", "state_dir")
+
+
+def default_cache_dir() -> str:
+    """$XDG_CACHE_HOME/auditsvc, else ~/.cache/auditsvc."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "auditsvc")
 
 
 def _expected_type(name: str) -> type | tuple[type, ...]:

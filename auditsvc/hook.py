@@ -74,7 +74,7 @@ def run_in_child(work: Callable[[], dict[str, Any]], timeout: float) -> dict[str
 
 
 def _pre_receive_work(settings: Settings, git_dir: str, env: Mapping[str, str], updates: list[RefUpdate]) -> dict[str, Any]:
-    from auditsvc.audit import SqliteAuditLog
+    from auditsvc.audit import open_log
     from auditsvc.changes import crd_sources
     from auditsvc.check import Checker, find_crds
     from auditsvc.gate import Push, decide, decision_events
@@ -89,7 +89,7 @@ def _pre_receive_work(settings: Settings, git_dir: str, env: Mapping[str, str], 
     crds = [crd for u in updates if not u.is_delete for crd in find_crds(crd_sources(git_dir, u.new), settings.limits)]
     checker = Checker.from_settings(settings, crds=crds)
     decision = decide(settings, checker, git_dir, push)
-    with SqliteAuditLog.open(settings.db) as log:
+    with open_log(settings.db) as log:
         log.append(decision_events(decision, checker.provenance()))
         if not decision.accepted:
             log.checkpoint(push.repo)  # nothing else will be recorded for this push
@@ -155,10 +155,10 @@ def _fail(settings: Settings, env: Mapping[str, str], git_dir: str, updates: lis
     pusher = pusher_from_env(env, settings.pusher_variable)
 
     def record() -> dict[str, Any]:
-        from auditsvc.audit import EventDraft, SqliteAuditLog
+        from auditsvc.audit import EventDraft, open_log
 
         key = json.dumps([[u.old, u.new, u.ref] for u in updates])
-        with SqliteAuditLog.open(settings.db) as log:
+        with open_log(settings.db) as log:
             log.append(
                 [
                     EventDraft(
@@ -246,11 +246,11 @@ def record(settings: Settings, git_dir: str, out: TextIO) -> int:
 
 
 def _record_entry(settings: Settings, git_dir: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    from auditsvc.audit import SqliteAuditLog
+    from auditsvc.audit import open_log
     from auditsvc.gate import change_events
 
     repo = entry["repo"]
-    with SqliteAuditLog.open(settings.db) as log:
+    with open_log(settings.db) as log:
         landed = dict(entry["landed"])
         events = change_events(git_dir, repo, landed, entry["pusher"], settings, log.put_content, entry.get("pushed_at"))
         seqs = log.append(events)

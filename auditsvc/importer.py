@@ -9,8 +9,8 @@ recorded adds nothing — with the pusher {"name": None, "source": "import", "au
 False}. Commits are processed oldest first in batches (one transaction each): a killed import
 resumes where it stopped when run again, and commits that already have change events are not
 diffed again. Then one `import` event per ref (key import:<repo>:<ref>:<tip>, so a re-run adds
-nothing) and a signed checkpoint. The query index (auditsvc.queries) is brought up to date
-after each batch.
+nothing) and a signed checkpoint. The query index (auditsvc.queries; for a PostgreSQL log, in its
+local replica) is brought up to date after each batch.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def import_history(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Record the history reachable from refs; progress(done, total) is called with commit counts."""
-    from auditsvc.queries import _connection, refresh_index  # our connection to the log's file
+    from auditsvc.queries import _ready, refresh_index  # our connection to the log's (or its replica's) file
 
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -152,7 +152,7 @@ def import_history(
     ref_of = {c: p.ref for p in plans for c in p.commits}
     order = [c for p in plans for c in p.commits]
     total = len(order)
-    conn = _connection(log)
+    conn = _ready(log)
     if progress:
         progress(0, total)
     skipped = recorded = 0

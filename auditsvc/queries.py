@@ -12,7 +12,9 @@ after a store outage). Imported history (`auditsvc import`) has no known push ti
 (committer) time stands in. `since`, `until`, `state --at` and the order of results use this time ("time"
 in the results), then seq.
 
-The index. Queries read derived tables kept in the log's SQLite file beside the events:
+The index. Queries read derived tables kept in the log's SQLite file beside the events (for a
+PostgreSQL log: in a local SQLite replica of its events, `<cache dir>/replicas/<hash of the
+URL>.db`, which gains the new events before each query; see audit.migrate.refresh_replica):
 `change_index_streams` (one row per resource per repo, ref and apiVersion), `change_index`
 (one row per change event, clustered by stream and time: what a listing shows, with the diff
 when it is short), `change_index_actors` (pusher name/email and author name/email,
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -44,9 +47,13 @@ import sqlite3
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from auditsvc.audit.log import Event
+from auditsvc.audit.migrate import refresh_replica
+from auditsvc.audit.sqlite import SqliteAuditLog
+from auditsvc.config import default_cache_dir
 from auditsvc.errors import AuditError, ConfigError
 
 INDEX_VERSION = "9"
@@ -308,19 +315,37 @@ class _Connection(sqlite3.Connection):
 _connections: weakref.WeakKeyDictionary[Any, _Connection] = weakref.WeakKeyDictionary()
 
 
+def _index_file(log: Any) -> str:
+    """The SQLite file holding the index: the log's own, or for another backend a local replica of its events."""
+    if isinstance(log, SqliteAuditLog):
+        return str(log.path)
+    digest = hashlib.sha256(log.location.encode("utf-8")).hexdigest()[:20]
+    return os.path.join(default_cache_dir(), "replicas", f"{digest}.db")
+
+
+def _refresh_replica(log: Any) -> None:
+    """Copy the events a PostgreSQL log gained since the last query into its local replica."""
+    if isinstance(log, SqliteAuditLog):
+        return
+    if refresh_replica(log, Path(_index_file(log))):  # made afresh: a cached connection points at the old file
+        stale = _connections.pop(log, None)
+        if stale is not None:
+            stale.close()
+
+
 def _connection(log: Any) -> _Connection:
     """Our own connection to the log's file (autocommit; explicit transactions), one per log object."""
     conn = _connections.get(log)
     if conn is None:
         try:
-            conn = sqlite3.connect(str(log.path), isolation_level=None, factory=_Connection)
+            conn = sqlite3.connect(_index_file(log), isolation_level=None, factory=_Connection)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             # Only derived data is written here; NORMAL still syncs the WAL at checkpoints.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.Error as err:
-            raise AuditError(f"cannot open audit log {log.path} for queries: {err}") from None
+            raise AuditError(f"cannot open audit log {log.location} for queries: {err}") from None
         conn.create_function("auditsvc_time", 1, _at, deterministic=True)
         conn.create_function("auditsvc_star", 1, _star, deterministic=True)
         conn.create_function("auditsvc_digest_key", 1, _digest_key, deterministic=True)
@@ -343,7 +368,7 @@ def _begin(conn: sqlite3.Connection, log: Any) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as err:
-        raise AuditError(f"cannot update the query index in {log.path}: {err}") from None
+        raise AuditError(f"cannot update the query index of {log.location}: {err}") from None
 
 
 _STATUS = (
@@ -385,6 +410,7 @@ def _create_schema(conn: _Connection, log: Any) -> None:
 
 def refresh_index(log: Any) -> int:
     """Index the events appended since the last indexed seq; returns how many events were read."""
+    _refresh_replica(log)
     conn = _connection(log)
     try:
         version, generation, last, top = _status(conn)
@@ -426,11 +452,12 @@ def refresh_index(log: Any) -> int:
             chunk = max(_CHUNK // 10, min(_MAX_CHUNK, int(chunk * _TARGET_SECONDS / max(took, 1e-3))))
         return done
     except sqlite3.Error as err:
-        raise AuditError(f"cannot update the query index in {log.path}: {err}") from None
+        raise AuditError(f"cannot update the query index of {log.location}: {err}") from None
 
 
 def rebuild_index(log: Any) -> int:
     """Drop the derived index and build it again from the events; returns how many events were read."""
+    _refresh_replica(log)
     conn = _connection(log)
     _begin(conn, log)
     try:

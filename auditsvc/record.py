@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditsvc import mirror
-from auditsvc.audit import EventDraft, SqliteAuditLog
+from auditsvc.audit import EventDraft, open_log
 from auditsvc.config import Settings
 from auditsvc.errors import AuditsvcError, ConfigError
 from auditsvc.identity import Pusher
@@ -64,7 +64,7 @@ def record_push(settings: Settings, hosted: HostedPush) -> dict[str, Any]:
             decision = decide(settings, checker, git_dir, Push(hosted.repo, (update,), hosted.pusher))
             pusher = hosted.pusher_record
             pushes = [_landed(draft, pusher) for draft in decision_events(decision, checker.provenance())]
-            with SqliteAuditLog.open(settings.db) as log:
+            with open_log(settings.db) as log:
                 landed = landed_refs(git_dir, [update])
                 changes = change_events(git_dir, hosted.repo, landed, pusher, settings, log.put_content, hosted.pushed_at)
                 failures = [f for verdict in decision.verdicts for f in verdict.failures]

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
-from auditsvc.audit import SqliteAuditLog
+from auditsvc.audit import AuditLog, open_log
 from auditsvc.install import install
 from auditsvc.spool import LOG_NAME, SPOOL_DIR, pending
 
@@ -50,6 +55,101 @@ def run_cli(tmp_path: Path):
         )
 
     return run
+
+
+POSTGRES = os.environ.get("AUDITSVC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+"""The PostgreSQL server the tests use (trust auth). Unreachable means failing tests, never skipped ones."""
+
+
+class PgSchema:
+    """A fresh schema in the test database, so parallel tests never share tables; dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{self.name}"')
+
+    def url(self, key_path: Path | None = None, user: str | None = None) -> str:
+        """The audit log URL of this schema (search_path set through libpq's options)."""
+        base = POSTGRES if user is None else POSTGRES.replace("://postgres@", f"://{user}@", 1)
+        url = f"{base}?options=-csearch_path%3D{self.name}"
+        return url if key_path is None else f"{url}&signing_key={key_path}"
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A connection as the owner (the superuser), with this schema first in its search_path."""
+        conn = psycopg.connect(POSTGRES, autocommit=True)
+        conn.execute(f'SET search_path TO "{self.name}"')
+        return conn
+
+    def drop(self) -> None:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{self.name}" CASCADE')
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[PgSchema]:
+    schema = PgSchema()
+    yield schema
+    schema.drop()
+
+
+@pytest.fixture
+def pg_role() -> Iterator[str]:
+    """A login role of its own with no rights yet (trust auth lets it connect); dropped afterwards."""
+    role = f"auditsvc_role_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    yield role
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'DROP OWNED BY "{role}"')
+        admin.execute(f'DROP ROLE "{role}"')
+
+
+class LogStore:
+    """Where a test's audit log lives: a SQLite file, or a PostgreSQL schema with a key file.
+
+    `execute` runs SQL straight on the database with the owner's rights (what an attacker with
+    database access does), `?` placeholders for both backends.
+    """
+
+    def __init__(self, kind: str, tmp_path: Path, schema: PgSchema | None) -> None:
+        self.kind = kind
+        self.schema = schema
+        self.key_path = tmp_path / "audit" / "log.db.key"
+        self.db_path = tmp_path / "audit" / "log.db"
+        self.url = f"sqlite:///{self.db_path}" if schema is None else schema.url(self.key_path)
+
+    def connect(self) -> Any:
+        if self.schema is not None:
+            return self.schema.connect()
+        return sqlite3.connect(self.db_path, isolation_level=None)
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self.connect()
+        try:
+            if self.schema is not None:
+                statement = statement.replace("?", "%s")
+            cursor = conn.execute(statement, params or None) if self.schema is not None else conn.execute(statement, params)
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+        finally:
+            conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LogStore]:
+    """The audit log's home, once per backend: tests taking it run against SQLite and PostgreSQL.
+
+    XDG_CACHE_HOME points into tmp_path: queries on a PostgreSQL log keep a replica there.
+    """
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    if request.param == "sqlite":
+        yield LogStore("sqlite", tmp_path, None)
+        return
+    schema = PgSchema()
+    try:
+        yield LogStore("postgresql", tmp_path, schema)
+    finally:
+        schema.drop()
 
 
 def write(path: Path, text: str) -> Path:
@@ -96,7 +196,7 @@ class Server:
         self.git_dir = root / "server.git"
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.git_dir)], check=True)
         self.db = root / "var" / "audit.db"
-        self.url = f"sqlite:///{self.db}"
+        self.url = (config or {}).get("db", f"sqlite:///{self.db}")
         self.config = root / "auditsvc.yaml"
         settings = {
             "db": self.url,
@@ -145,9 +245,9 @@ class Server:
             assert time.monotonic() < deadline, (self.git_dir / SPOOL_DIR / LOG_NAME).read_text()
             time.sleep(0.05)
 
-    def log(self) -> SqliteAuditLog:
+    def log(self) -> AuditLog:
         self.recorded()
-        return SqliteAuditLog.open(self.url)
+        return open_log(self.url)
 
     def events(self, type_: str | None = None) -> list[dict]:
         """Every event as a flat dict (columns and body), optionally of one type."""

@@ -1,4 +1,4 @@
-"""`auditsvc import`: real git histories, real pushes through the hook, a real SQLite log."""
+"""`auditsvc import`: real git histories, real pushes through the hook, a real log (both backends where it matters)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auditsvc import queries
-from auditsvc.audit import SqliteAuditLog
+from auditsvc.audit import open_log
 from auditsvc.config import load_settings
 from auditsvc.importer import IMPORT_PUSHER, import_history
 
@@ -44,12 +44,12 @@ def make_history(git_dir: Path, times: list[int], files: int = 3) -> list[str]:
 
 
 def change_events(url: str) -> dict[str, dict]:
-    with SqliteAuditLog.open(url) as log:
+    with open_log(url) as log:
         return {e.natural_key: e.body for e in log.events() if e.type == "change"}
 
 
 def all_events(url: str) -> list:
-    with SqliteAuditLog.open(url) as log:
+    with open_log(url) as log:
         return list(log.events())
 
 
@@ -78,10 +78,10 @@ def pushed(tmp_path_factory):
     return server
 
 
-def test_import_of_a_history_equals_what_pushes_recorded(pushed, run_cli, tmp_path):
+def test_import_of_a_history_equals_what_pushes_recorded(pushed, run_cli, log_store):
     recorded = change_events(pushed.url)
     assert len(recorded) == 9
-    fresh = f"sqlite:///{tmp_path}/fresh.db"
+    fresh = log_store.url
     proc = run_cli("import", pushed.git_dir, "--db", fresh)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "imported server: 2 refs, 7 commits (0 already recorded), 9 change events added; checkpoint at size 11\n"
@@ -94,7 +94,7 @@ def test_import_of_a_history_equals_what_pushes_recorded(pushed, run_cli, tmp_pa
         pushed = {k: v for k, v in recorded[key].items() if k != "pushed_at"}
         assert {**body, "pusher": None} == {**pushed, "pusher": None}, key
     # The same queries answer from either log, except who pushed.
-    with SqliteAuditLog.open(fresh) as log:
+    with open_log(fresh) as log:
         history = queries.history(log, "ConfigMap", "shop", "cfg")
         # modified on the feature branch, then on main by the merge (diffed against its first parent)
         assert [(c.op, c.ref, c.pushed_at) for c in history] == [
@@ -127,11 +127,11 @@ def test_import_after_pushes_adds_no_change_events(pushed, run_cli):
     assert run_cli("verify", "--db", pushed.url).returncode == 0
 
 
-def test_import_twice_adds_nothing(tmp_path):
+def test_import_twice_adds_nothing(tmp_path, log_store):
     git_dir = tmp_path / "hist.git"
     make_history(git_dir, [1_600_000_000 + 60 * i for i in range(40)])
-    url = f"sqlite:///{tmp_path}/audit.db"
-    with SqliteAuditLog.open(url) as log:
+    url = log_store.url
+    with open_log(url) as log:
         first = import_history(log, str(git_dir), settings(), batch_size=7)
         size = log.size()
         second = import_history(log, str(git_dir), settings(), batch_size=7)
@@ -144,7 +144,7 @@ def test_import_twice_adds_nothing(tmp_path):
 
 _CHILD = """
 import sys, time
-from auditsvc.audit import SqliteAuditLog
+from auditsvc.audit import open_log
 from auditsvc.config import load_settings
 from auditsvc.importer import import_history
 
@@ -156,23 +156,23 @@ def progress(done, total):
         if pause:
             time.sleep(600)
 
-with SqliteAuditLog.open(url) as log:
+with open_log(url) as log:
     import_history(log, git_dir, load_settings(None, environ={}), batch_size=25, progress=progress)
 print("finished", flush=True)
 """
 
 
 @pytest.mark.parametrize("pause", ["pause", "run"])
-def test_import_killed_mid_run_resumes_without_duplicates(tmp_path, run_cli, pause):
+def test_import_killed_mid_run_resumes_without_duplicates(tmp_path, run_cli, pause, log_store):
     git_dir = tmp_path / "long.git"
     commits = make_history(git_dir, [1_600_000_000 + 60 * i for i in range(300)], files=20)
     expected_url = f"sqlite:///{tmp_path}/expected.db"
-    with SqliteAuditLog.open(expected_url) as log:
+    with open_log(expected_url) as log:
         import_history(log, str(git_dir), settings())
     expected = change_events(expected_url)
     assert len(expected) == 300
 
-    url = f"sqlite:///{tmp_path}/audit.db"
+    url = log_store.url
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, url, str(git_dir), pause],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env(),
@@ -204,14 +204,14 @@ def test_import_killed_mid_run_resumes_without_duplicates(tmp_path, run_cli, pau
     assert verify.returncode == 0, verify.stdout
 
 
-def test_imported_history_is_queried_by_commit_time(tmp_path, run_cli):
+def test_imported_history_is_queried_by_commit_time(tmp_path, run_cli, log_store):
     git_dir = tmp_path / "dated.git"
     old = int(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc).timestamp())
     recent = int((datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2)).timestamp())
     commits = make_history(git_dir, [old + 3600 * i for i in range(6)] + [recent + 60 * i for i in range(3)])
-    url = f"sqlite:///{tmp_path}/audit.db"
+    url = log_store.url
     assert run_cli("import", git_dir, "--db", url, "--repo", "infra").returncode == 0
-    with SqliteAuditLog.open(url) as log:
+    with open_log(url) as log:
         assert {c.commit for c in queries.changes(log, since="7d")} == set(commits[6:])
         assert {c.commit for c in queries.changes(log, until="2020-12-31", limit=None)} == set(commits[:6])
         assert {c.commit for c in queries.changes(log, since="2020-01-01T02:00:00Z", until="2020-01-01")} == set(commits[2:6])
@@ -239,7 +239,7 @@ def test_import_selected_refs(pushed, run_cli, tmp_path):
     result = json.loads(proc.stdout)
     assert [(r["ref"], r["commits"]) for r in result["refs"]] == [("refs/heads/feature", 3), ("refs/tags/v1", 4)]
     assert result["repo"] == "infra"
-    with SqliteAuditLog.open(url) as log:
+    with open_log(url) as log:
         assert {e.repo for e in log.events()} == {"infra"}
         assert {c.ref for c in queries.changes(log, limit=None)} == {"refs/heads/feature", "refs/tags/v1"}
 

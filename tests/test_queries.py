@@ -1,21 +1,24 @@
-"""history / changes / show / state: real pushes through the installed hook into a real SQLite log."""
+"""history / changes / show / state: real pushes through the installed hook into a real log, on both backends.
+
+On PostgreSQL the queries index a local SQLite replica of the events, kept under
+$XDG_CACHE_HOME/auditsvc/replicas: each story points XDG_CACHE_HOME at a directory of its own.
+"""
 
 from __future__ import annotations
 
 import datetime
 import json
 import re
-import sqlite3
-from pathlib import Path
 
 import pytest
 import yaml
 
 from auditsvc import queries
-from auditsvc.audit import EventDraft, SqliteAuditLog
+from auditsvc.audit import EventDraft, open_log
+from auditsvc.audit.migrate import migrate
 from auditsvc.errors import AuditError, ConfigError
 
-from conftest import Server, git
+from conftest import PgSchema, Server, git
 
 WEB = """\
 apiVersion: apps/v1
@@ -61,11 +64,25 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend_db(request, tmp_path_factory):
+    """The story's log URL on each backend (None: the server's default SQLite file)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    schema = PgSchema()
+    keys = tmp_path_factory.mktemp("keys")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield schema.url(keys / "audit.key")
+    schema.drop()
+
+
 @pytest.fixture(scope="module")
-def story(tmp_path_factory):
+def story(tmp_path_factory, backend_db):
     """alice creates, bob changes and renames, carol deletes, mallory is refused, alice overrides,
     dave works on a branch, bob deletes web: one history for every query test of this module."""
-    server = Server(tmp_path_factory.mktemp("story"))
+    server = Server(tmp_path_factory.mktemp("story"), {"db": backend_db} if backend_db else None)
     c: dict[str, str] = {}
     t: dict[str, datetime.datetime] = {}
     c["create"] = server.commit(
@@ -301,27 +318,22 @@ def test_state_at_a_commit_equals_the_manifests_at_that_commit(story):
             queries.state(log, "abcdef1")
 
 
-def test_index_is_incremental_and_rebuildable(story, tmp_path):
+def test_index_is_incremental_and_rebuildable(story, log_store):
     server, _, _ = story
-    copy = tmp_path / "copy.db"
     with server.log() as log:
         queries.refresh_index(log)
         assert queries.refresh_index(log) == 0  # nothing new
-    with sqlite3.connect(server.db) as source, sqlite3.connect(copy) as target:
-        source.backup(target)
-    key = Path(f"{copy}.key")
-    key.write_bytes(Path(f"{server.db}.key").read_bytes())
-    key.chmod(0o600)
-    with SqliteAuditLog.open(f"sqlite:///{copy}") as log:
-        before = [ch.to_dict() for ch in queries.changes(log, limit=None)]
-        body = dict(log.get(before[0]["seq"]).body, path="apps/other.yaml")
-        log.append([EventDraft("change", "change:test:one", "server", "refs/heads/main", "f" * 40, body)])
-        assert queries.refresh_index(log) == 1
-        after = queries.changes(log, limit=None)
-        assert after[0].commit == "f" * 40 and [ch.to_dict() for ch in after[1:]] == before
-        assert queries.rebuild_index(log) == log.size()
-        assert [ch.to_dict() for ch in queries.changes(log, limit=None)] == [ch.to_dict() for ch in after]
-        assert log.verify().ok  # the derived tables are not part of the tamper-evident log
+        with open_log(log_store.url) as copy:  # a copy to change, on the story's backend or the other
+            migrate(log, copy)
+            before = [ch.to_dict() for ch in queries.changes(copy, limit=None)]
+            body = dict(copy.get(before[0]["seq"]).body, path="apps/other.yaml")
+            copy.append([EventDraft("change", "change:test:one", "server", "refs/heads/main", "f" * 40, body)])
+            assert queries.refresh_index(copy) == 1
+            after = queries.changes(copy, limit=None)
+            assert after[0].commit == "f" * 40 and [ch.to_dict() for ch in after[1:]] == before
+            assert queries.rebuild_index(copy) == copy.size()
+            assert [ch.to_dict() for ch in queries.changes(copy, limit=None)] == [ch.to_dict() for ch in after]
+            assert copy.verify().ok  # the derived tables are not part of the tamper-evident log
 
 
 def test_parse_time():
@@ -409,10 +421,10 @@ def test_cli_errors_are_one_line(story, run_cli, tmp_path):
         assert "Traceback" not in proc.stderr
 
 
-def test_rollbacks_are_recorded_and_queried(tmp_path, run_cli):
+def test_rollbacks_are_recorded_and_queried(tmp_path, run_cli, log_store):
     """bob's bump is reverted by carol (git revert); a rename without edits restores nothing;
     a deleted ConfigMap created again as it was restores its earlier version."""
-    server = Server(tmp_path)
+    server = Server(tmp_path, {"db": log_store.url})
     create = server.commit(
         {"apps/web.yaml": WEB.format(replicas=2, image="nginx:1.27"), "apps/cfg.yaml": CONFIG.format(name="cfg", mode="a")},
         "create",

@@ -46,7 +46,7 @@ def load_or_create_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     """
     key_path = Path(path)
     if not key_path.exists():
-        _create_key(key_path)
+        store_key(key_path, Ed25519PrivateKey.generate())
     return _load_key(key_path)
 
 
@@ -55,9 +55,14 @@ def load_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     return _load_key(Path(path))
 
 
-def _create_key(key_path: Path) -> None:
+def store_key(path: str | os.PathLike[str], key: Ed25519PrivateKey) -> None:
+    """Write key (PEM, PKCS#8) to path with mode 0600; an existing file is left as it is.
+
+    Concurrent writers agree: the first file linked into place wins, whatever the others wrote.
+    """
+    key_path = Path(path)
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(
+    pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     temporary = key_path.with_name(f".{key_path.name}.{os.getpid()}.tmp")

@@ -31,6 +31,7 @@ from regopy.rego_shared import (
     rego_output_string,
 )
 
+from auditsvc.config import default_cache_dir
 from auditsvc.errors import PolicyError
 from auditsvc.manifests import parse
 from auditsvc.policy import Evaluation, is_decision_rule, to_evaluation
@@ -199,12 +200,6 @@ def _output_text(impl: Any) -> str:
         messages = re.findall(r"\(errormsg \d+:([^)]*)\)", text)
         raise PolicyError("; ".join(messages) or text)
     return text
-
-
-def default_cache_dir() -> str:
-    """$XDG_CACHE_HOME/auditsvc, else ~/.cache/auditsvc."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "auditsvc")
 
 
 _NATIVE = rego_shared.rego  # the C library: regopy's per-value wrappers cost ~2x the conversion itself

@@ -7,7 +7,7 @@ import threading
 
 from flask import current_app
 
-from auditsvc.audit import SqliteAuditLog
+from auditsvc.audit import AuditLog, open_log
 from auditsvc.config import Settings
 from auditsvc.web.store import ServiceStore
 
@@ -22,8 +22,8 @@ def service_store() -> ServiceStore:
     return _cached("store", str(settings().service_dir), lambda: ServiceStore.open(settings().service_dir))
 
 
-def audit_log() -> SqliteAuditLog:
-    return _cached("log", settings().db, lambda: SqliteAuditLog.open(settings().db))
+def audit_log() -> AuditLog:
+    return _cached("log", settings().db, lambda: open_log(settings().db))
 
 
 def _cached(kind: str, key: str, opener):  # type: ignore[no-untyped-def]

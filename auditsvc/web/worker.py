@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from auditsvc.audit import EventDraft, SqliteAuditLog
+from auditsvc.audit import AuditLog, EventDraft, open_log
 from auditsvc.config import Settings
 from auditsvc.web.store import Delivery, ServiceStore
 
@@ -47,7 +47,7 @@ def process(settings: Settings, delivery: Delivery) -> dict[str, Any]:
         return {"failure": f"the recorder ended without a result (exit {proc.returncode}): {errors[-1] if errors else 'no output'}"}
 
 
-def flush_access(store: ServiceStore, log: SqliteAuditLog) -> int:
+def flush_access(store: ServiceStore, log: AuditLog) -> int:
     """Append pending access records as `access` events (no checkpoint of their own: the next
     unit of work's checkpoint covers them; signing one per query would slow every query)."""
     with store.take_access() as pending:
@@ -82,7 +82,7 @@ def start(settings: Settings) -> threading.Thread:
 
     def loop() -> None:
         store = ServiceStore.open(settings.service_dir)
-        log = SqliteAuditLog.open(settings.db)
+        log = open_log(settings.db)
         next_flush = 0.0
         while True:
             busy = False

@@ -1,4 +1,4 @@
-"""Audit-log fixtures: real SQLite files under tmp_path."""
+"""Audit-log fixtures: each log test runs on a real SQLite file and on a real PostgreSQL schema."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from auditsvc.audit import EventDraft, SqliteAuditLog
+from auditsvc.audit import EventDraft, open_log
+
+from conftest import LogStore
 
 
 def draft(i: int, type: str = "change", **body: object) -> EventDraft:
@@ -26,6 +28,6 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def log(db_path: Path):
-    with SqliteAuditLog.open(f"sqlite:///{db_path}") as opened:
+def log(log_store: LogStore):
+    with open_log(log_store.url) as opened:
         yield opened
