@@ -118,7 +118,9 @@ class FluxEvent:
 
 @contextlib.contextmanager
 def _read(log: Any) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(f"file:{log.path}?mode=ro", uri=True, timeout=30)
+    from auditsvc.queries import events_file
+
+    conn = sqlite3.connect(f"file:{events_file(log)}?mode=ro", uri=True, timeout=30)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         yield conn

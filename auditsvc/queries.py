@@ -333,6 +333,13 @@ def _refresh_replica(log: Any) -> None:
             stale.close()
 
 
+def events_file(log: Any) -> str:
+    """A SQLite file holding the log's events up to now, for read-only SQL: the log's own file, or
+    for another backend its local replica, brought up to date."""
+    _refresh_replica(log)
+    return _index_file(log)
+
+
 def _connection(log: Any) -> _Connection:
     """Our own connection to the log's file (autocommit; explicit transactions), one per log object."""
     conn = _connections.get(log)

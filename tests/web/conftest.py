@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from auditsvc.audit import SqliteAuditLog
+from auditsvc.audit import open_log
 from auditsvc.web.store import ROLES, ServiceStore
 from tests.conftest import DATA, clean_env, commit, git
 
@@ -29,14 +29,16 @@ ZERO = "0" * 40
 class Service:
     """`auditsvc serve` on 127.0.0.1 (port chosen by the kernel), with one token per role."""
 
-    def __init__(self, root: Path, config: dict[str, Any] | None = None, workers: int = 2) -> None:
+    def __init__(self, root: Path, config: dict[str, Any] | None = None, workers: int = 2, db: str | None = None) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.var = root / "var"
-        self.url = f"sqlite:///{self.var / 'audit.db'}"
+        self.url = db or f"sqlite:///{self.var / 'audit.db'}"
         self.config = root / "auditsvc.yaml"
         self.workers = workers
         settings = {
             "db": self.url,
+            "state_dir": str(self.var),
             "policies": [str(DATA / "policies")],
             "protected_refs": ["refs/heads/main"],
             "time_budget_seconds": 60,
@@ -107,12 +109,12 @@ class Service:
         raise AssertionError(f"deliveries still pending: {self.queue()}\n{self.log_path.read_text()[-3000:]}")
 
     def events(self, type_: str | None = None) -> list[dict[str, Any]]:
-        with SqliteAuditLog.open(self.url) as log:
+        with open_log(self.url) as log:
             found = [dict(seq=e.seq, type=e.type, repo=e.repo, ref=e.ref, commit=e.commit, **e.body) for e in log.events()]
         return [e for e in found if type_ is None or e["type"] == type_]
 
     def verify(self) -> str:
-        with SqliteAuditLog.open(self.url) as log:
+        with open_log(self.url) as log:
             return str(log.verify())
 
 
