@@ -1,0 +1,447 @@
+"""The evidence bundle: one ZIP archive that verifies offline, and its verifier.
+
+Members, in this order (each line of a .jsonl file is canonical JSON):
+
+    events.jsonl     every event of the period: seq, type, natural_key, repo, ref, commit,
+                     recorded_at, body, leaf_hash
+    proofs.jsonl     an RFC 6962 inclusion proof per event, then one for the export record,
+                     all against the checkpoint below
+    contents.jsonl   {"content", "digest"}: every resource version the events reference, by digest
+    export.json      the export record: the `access` event the export appended, naming the period,
+                     who exported, and count, first/last seq and a digest of the events' leaf hashes
+    checkpoint.json  a signed checkpoint (tree head) covering every event above
+    public-key.pem   the Ed25519 key that signed it (pin it: verify-bundle --public-key)
+    manifest.json    {"format", "export_seq", "files": {name: SHA-256}}
+
+The archive is stored uncompressed with fixed timestamps, so its bytes are canonical: the
+verifier writes the archive again from its members and compares every byte, then checks the
+members. An event changed fails its proof; one removed or added changes the digest the signed
+export record holds; any other byte changed fails the manifest, a signature or the container.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from auditsvc.audit import Checkpoint, Event, InclusionProof, SqliteAuditLog, verify_proof
+from auditsvc.audit.canonical import canonical_json
+from auditsvc.audit.log import leaf_hash_of
+from auditsvc.audit.signing import PublicKeyLike, load_public_key, public_key_pem, public_key_raw
+from auditsvc.errors import AuditError
+from auditsvc.export.selection import Period, Selection
+
+BUNDLE_FORMAT = "auditsvc-evidence-bundle/1"
+EVENTS, PROOFS, CONTENTS, EXPORT, CHECKPOINT, PUBLIC_KEY, MANIFEST = (
+    "events.jsonl", "proofs.jsonl", "contents.jsonl", "export.json", "checkpoint.json", "public-key.pem", "manifest.json",
+)
+MEMBERS = (EVENTS, PROOFS, CONTENTS, EXPORT, CHECKPOINT, PUBLIC_KEY, MANIFEST)
+EVENT_KEYS = frozenset(("seq", "type", "natural_key", "repo", "ref", "commit", "recorded_at", "body", "leaf_hash"))
+MAX_PROBLEMS = 20
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_CHUNK = 1 << 20
+_LINES = 1000
+
+
+# --- the container ------------------------------------------------------------------------
+
+
+class _Sink(io.RawIOBase):
+    """Where zipfile writes: collected bytes handed out by drain() (it cannot seek, so zipfile streams)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.pending = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.chunks.append(bytes(data))
+        self.pending += len(data)
+        return len(data)
+
+    def drain(self) -> bytes:
+        out = b"".join(self.chunks)
+        self.chunks.clear()
+        self.pending = 0
+        return out
+
+
+def zip_chunks(members: Iterable[tuple[str, Iterable[bytes]]]) -> Iterator[bytes]:
+    """A ZIP archive of the members (name, data chunks), written as it streams, byte-canonical:
+    stored, fixed time and attributes, ZIP64 sizes, so the same members give the same bytes."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, chunks in members:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    if sink.pending >= _CHUNK:
+                        yield sink.drain()
+            yield sink.drain()
+    yield sink.drain()
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def bundle_chunks(
+    log: SqliteAuditLog, selection: Selection, record: Event, checkpoint: Checkpoint
+) -> Iterator[bytes]:
+    """The bundle of the selection; record is the export's access event, checkpoint covers it."""
+    digests: dict[str, str] = {}
+
+    def hashed(name: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        for chunk in chunks:
+            digest.update(chunk)
+            yield chunk
+        digests[name] = digest.hexdigest()
+
+    def manifest() -> Iterator[bytes]:
+        yield _line({"format": BUNDLE_FORMAT, "export_seq": record.seq, "files": digests})
+
+    members = [
+        (EVENTS, _event_lines(selection)),
+        (PROOFS, _proof_lines(log, selection, record, checkpoint)),
+        (CONTENTS, _content_lines(selection)),
+        (EXPORT, iter([_line(record.to_dict())])),
+        (CHECKPOINT, iter([_line(checkpoint.to_dict())])),
+        (PUBLIC_KEY, iter([public_key_pem(log.public_key()).encode("ascii")])),
+    ]
+    return zip_chunks([*((name, hashed(name, chunks)) for name, chunks in members), (MANIFEST, manifest())])
+
+
+def _line(value: Any) -> bytes:
+    return (canonical_json(value) + "\n").encode("utf-8")
+
+
+def _batched(lines: Iterable[str]) -> Iterator[bytes]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= _LINES:
+            yield ("\n".join(batch) + "\n").encode("utf-8")
+            batch = []
+    if batch:
+        yield ("\n".join(batch) + "\n").encode("utf-8")
+
+
+def _event_lines(selection: Selection) -> Iterator[bytes]:
+    """events.jsonl; notes the content digests the events reference in a temporary table."""
+    db = selection.db
+    db.execute("DROP TABLE IF EXISTS temp.export_digests")
+    db.execute("CREATE TEMP TABLE export_digests (digest TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def lines() -> Iterator[str]:
+        referenced: list[tuple[str]] = []
+        for event in selection.events():
+            referenced.extend((d,) for d in referenced_contents(event))
+            if len(referenced) >= _LINES:
+                db.executemany("INSERT OR IGNORE INTO temp.export_digests VALUES (?)", referenced)
+                referenced = []
+            yield canonical_json(event.to_dict())
+        db.executemany("INSERT OR IGNORE INTO temp.export_digests VALUES (?)", referenced)
+
+    return _batched(lines())
+
+
+def referenced_contents(event: Event) -> list[str]:
+    """The content digests a change event names (before and after)."""
+    if event.type != "change":
+        return []
+    return [d for d in (event.body.get("before"), event.body.get("after")) if isinstance(d, str)]
+
+
+def _proof_lines(log: SqliteAuditLog, selection: Selection, record: Event, checkpoint: Checkpoint) -> Iterator[bytes]:
+    def seqs() -> Iterator[int]:
+        yield from selection.seqs()
+        yield record.seq
+
+    def lines() -> Iterator[str]:
+        for proof in log.prove_many(seqs(), checkpoint.size):
+            value = proof.to_dict()
+            del value["leaf"]  # the event's line is the leaf: the verifier rebuilds it from there
+            yield canonical_json(value)
+
+    return _batched(lines())
+
+
+def _content_lines(selection: Selection) -> Iterator[bytes]:
+    def lines() -> Iterator[str]:
+        cursor = selection.db.execute(
+            "SELECT d.digest, c.body FROM temp.export_digests d JOIN contents c ON c.digest = d.digest ORDER BY d.digest"
+        )
+        for digest, body in cursor:
+            yield canonical_json({"content": json.loads(body), "digest": digest})
+
+    return _batched(lines())
+
+
+# --- verifying ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class BundleReport:
+    """What verify_bundle found; ok when no problem."""
+
+    problems: list[str] = dataclasses.field(default_factory=list)
+    events: int = 0
+    contents: int = 0
+    checkpoint: Checkpoint | None = None
+    key_fingerprint: str = ""
+    key_pinned: bool = False
+    export: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise _TooMany
+
+    def __str__(self) -> str:
+        if not self.ok:
+            more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            return f"bundle FAILED verification: {self.problems[0]}{more}"
+        period = self.export.get("period") or {}
+        head = self.checkpoint
+        key = "pinned key" if self.key_pinned else "the key inside the bundle: pass --public-key to pin the log's key"
+        return (
+            f"bundle verified: {self.events} events recorded {period.get('from')} .. {period.get('to')}"
+            f"{' in repo ' + period['repo'] if period.get('repo') else ''}, {self.contents} resource versions, "
+            f"export record seq {self.export.get('seq')}, checkpoint size {head.size if head else '?'} "
+            f"signed by key SHA256:{self.key_fingerprint} ({key})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "events": self.events,
+            "contents": self.contents,
+            "checkpoint": self.checkpoint.to_dict() if self.checkpoint else None,
+            "key_fingerprint": self.key_fingerprint,
+            "key_pinned": self.key_pinned,
+            "export": self.export,
+        }
+
+
+class _TooMany(Exception):
+    pass
+
+
+class _Bad(Exception):
+    """A member is unusable: verification cannot go on past it."""
+
+
+def verify_bundle(path: str | Path, public_key: PublicKeyLike | None = None) -> BundleReport:
+    """Check a bundle offline, without the database; never raises for a damaged bundle.
+
+    public_key pins the log's key (as obtained from its operator); without it the key inside the
+    bundle is used and the report says so.
+    """
+    report = BundleReport()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _verify(Path(path), archive, public_key, report)
+    except _TooMany:
+        pass
+    except _Bad as err:
+        report.problems.append(str(err))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, KeyError) as err:
+        report.problems.append(f"the archive is damaged: {err}")
+    return report
+
+
+def _member(archive: zipfile.ZipFile, name: str) -> IO[bytes]:
+    return archive.open(name)
+
+
+def _chunks(archive: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+    with archive.open(name) as member:
+        while chunk := member.read(_CHUNK):
+            yield chunk
+
+
+def _verify(path: Path, archive: zipfile.ZipFile, public_key: PublicKeyLike | None, report: BundleReport) -> None:
+    names = [info.filename for info in archive.infolist()]
+    if tuple(names) != MEMBERS:
+        raise _Bad(f"the archive holds {', '.join(names) or 'nothing'}; a bundle holds exactly {', '.join(MEMBERS)}, in that order")
+    if not _same_bytes(path, archive):
+        report.problem("the archive's bytes differ from the archive its members make (its container was altered)")
+
+    manifest = _json_member(archive, MANIFEST)
+    files = manifest.get("files")
+    if set(manifest) != {"format", "export_seq", "files"} or manifest.get("format") != BUNDLE_FORMAT or not isinstance(files, dict):
+        raise _Bad(f"{MANIFEST} is not an {BUNDLE_FORMAT} manifest")
+    if set(files) != set(MEMBERS[:-1]):
+        report.problem(f"{MANIFEST} lists {', '.join(sorted(files))}, not the bundle's files")
+    for name in MEMBERS[:-1]:
+        digest = hashlib.sha256()
+        for chunk in _chunks(archive, name):
+            digest.update(chunk)
+        if files.get(name) != digest.hexdigest():
+            report.problem(f"{name}: SHA-256 differs from the manifest")
+
+    key = _public_key(archive, public_key, report)
+    checkpoint = _checkpoint(archive, key, report)
+    record = _event_of(_json_member(archive, EXPORT), EXPORT)
+    body = record.body
+    if record.type != "access" or body.get("action") != "export" or not isinstance(body.get("period"), dict):
+        raise _Bad(f"{EXPORT} is not an export record")
+    report.export = {**body, "seq": record.seq}
+    if manifest.get("export_seq") != record.seq:
+        report.problem(f"{MANIFEST} names export record seq {manifest.get('export_seq')}, {EXPORT} holds seq {record.seq}")
+    if checkpoint.size < record.seq:
+        report.problem(f"the checkpoint (size {checkpoint.size}) does not cover the export record (seq {record.seq})")
+    period = body["period"]
+    scope = Period(str(period.get("from")), str(period.get("to")), period.get("repo"))
+
+    referenced: set[str] = set()
+    running = hashlib.sha256()  # the export record's events_digest, recomputed
+    with _member(archive, EVENTS) as events, _member(archive, PROOFS) as proofs:
+        proof_lines = iter(proofs)
+        last_seq = 0
+        for number, raw in enumerate(events, start=1):
+            event = _event_of(_canonical_line(raw, f"{EVENTS} line {number}"), f"{EVENTS} line {number}")
+            where = f"event {event.seq}"
+            if event.seq <= last_seq:
+                report.problem(f"{where}: out of order or repeated (after seq {last_seq})")
+            last_seq = event.seq
+            if not scope.holds(event):
+                report.problem(f"{where}: outside the exported period or repository")
+            _check_proof(next(proof_lines, None), event, checkpoint, key, where, report)
+            running.update(bytes.fromhex(event.leaf_hash))
+            referenced.update(referenced_contents(event))
+            report.events += 1
+        _check_proof(next(proof_lines, None), record, checkpoint, key, f"the export record (seq {record.seq})", report)
+        if next(proof_lines, None) is not None:
+            report.problem(f"{PROOFS} has more proofs than events")
+    if report.events != body.get("events"):
+        report.problem(
+            f"the bundle holds {report.events} events, the signed export record says {body.get('events')}: "
+            "events were removed or added"
+        )
+    elif running.hexdigest() != body.get("events_digest"):
+        report.problem("the events differ from those the signed export record names: events were replaced")
+    _check_contents(archive, referenced, report)
+
+
+def _same_bytes(path: Path, archive: zipfile.ZipFile) -> bool:
+    rebuilt = zip_chunks((name, _chunks(archive, name)) for name in MEMBERS)
+    with path.open("rb") as original:
+        for chunk in rebuilt:
+            if original.read(len(chunk)) != chunk:
+                return False
+        return original.read(1) == b""
+
+
+def _canonical_line(raw: bytes, where: str) -> Any:
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        raise _Bad(f"{where} is not JSON") from None
+    if canonical_json(value) + "\n" != text:
+        raise _Bad(f"{where} is not in canonical form (it was edited)")
+    return value
+
+
+def _json_member(archive: zipfile.ZipFile, name: str) -> Any:
+    data = archive.read(name)
+    if data.count(b"\n") != 1:
+        raise _Bad(f"{name} must be one line of canonical JSON")
+    return _canonical_line(data, name)
+
+
+def _event_of(value: Any, where: str) -> Event:
+    if not isinstance(value, dict) or set(value) != EVENT_KEYS:
+        raise _Bad(f"{where} is not an event (it must have exactly {', '.join(sorted(EVENT_KEYS))})")
+    event = Event(**value)
+    if not isinstance(event.seq, int) or not isinstance(event.recorded_at, str) or not isinstance(event.body, dict):
+        raise _Bad(f"{where} is not an event")
+    if leaf_hash_of(event.leaf).hex() != event.leaf_hash:
+        raise _Bad(f"{where}: the leaf hash does not match the event's fields (event {event.seq} was changed)")
+    return event
+
+
+def _check_proof(raw: bytes | None, event: Event, checkpoint: Checkpoint, key: Any, where: str, report: BundleReport) -> None:
+    if raw is None:
+        report.problem(f"{where}: no inclusion proof in {PROOFS}")
+        return
+    value = _canonical_line(raw, f"{PROOFS} ({where})")
+    try:
+        proof = InclusionProof.from_json(value)
+    except AuditError as err:
+        raise _Bad(f"{PROOFS} ({where}): {err}") from None
+    if proof.seq != event.seq:
+        report.problem(f"{where}: the next proof is for seq {proof.seq}")
+        return
+    if not verify_proof(dataclasses.replace(proof, leaf=event.leaf), checkpoint, key):
+        report.problem(f"{where}: not included in the signed checkpoint (the event or its proof was changed)")
+
+
+def _public_key(archive: zipfile.ZipFile, pinned: PublicKeyLike | None, report: BundleReport) -> Any:
+    try:
+        inside = load_public_key(archive.read(PUBLIC_KEY).decode("ascii"))
+    except (AuditError, UnicodeDecodeError) as err:
+        raise _Bad(f"{PUBLIC_KEY}: {err}") from None
+    if public_key_pem(inside).encode("ascii") != archive.read(PUBLIC_KEY):
+        report.problem(f"{PUBLIC_KEY} is not in the form auditsvc writes")
+    key = inside
+    if pinned is not None:
+        key = load_public_key(pinned)
+        report.key_pinned = True
+        if public_key_raw(key) != public_key_raw(inside):
+            report.problem(f"{PUBLIC_KEY} is not the pinned public key")
+    report.key_fingerprint = hashlib.sha256(public_key_raw(key)).hexdigest()
+    return key
+
+
+def _checkpoint(archive: zipfile.ZipFile, key: Any, report: BundleReport) -> Checkpoint:
+    value = _json_member(archive, CHECKPOINT)
+    try:
+        checkpoint = Checkpoint.from_dict(value)
+    except AuditError as err:
+        raise _Bad(f"{CHECKPOINT}: {err}") from None
+    if set(value) != {"body", "signature"} or not checkpoint.verify(key):
+        raise _Bad(f"{CHECKPOINT}: the signature does not verify with the log's public key")
+    report.checkpoint = checkpoint
+    return checkpoint
+
+
+def _check_contents(archive: zipfile.ZipFile, referenced: set[str], report: BundleReport) -> None:
+    previous = ""
+    with _member(archive, CONTENTS) as contents:
+        for number, raw in enumerate(contents, start=1):
+            value = _canonical_line(raw, f"{CONTENTS} line {number}")
+            if not isinstance(value, dict) or set(value) != {"content", "digest"}:
+                raise _Bad(f"{CONTENTS} line {number} is not a content record")
+            digest = value["digest"]
+            if not isinstance(digest, str) or digest <= previous:
+                report.problem(f"{CONTENTS} line {number}: out of order or repeated")
+                continue
+            previous = digest
+            if hashlib.sha256(canonical_json(value["content"]).encode("utf-8")).hexdigest() != digest:
+                report.problem(f"{CONTENTS} line {number}: the content does not hash to its digest {digest}")
+            if digest not in referenced:
+                report.problem(f"{CONTENTS} line {number}: content {digest} is referenced by no event")
+            referenced.discard(digest)
+            report.contents += 1
+    for digest in sorted(referenced)[:3]:
+        report.problem(f"content {digest}, referenced by an event, is missing from {CONTENTS}")
