@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,14 @@ run: $(STAMP)
 	$(BIN)/auditsvc check examples/good; \
 	$(BIN)/auditsvc check examples/bad; status=$$?; [ $$status -le 1 ]
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
 
-test-fast: $(STAMP)
+# The HTML export's test renders it in headless Chromium: Debian's package, installed once.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test-fast: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q -m 'not slow'
 
 bench: $(STAMP)
@@ -30,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy_cost.py
 	$(BIN)/python bench/hook_bench.py
 	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/export_bench.py
 
 clean:
 	rm -rf $(VENV) bench/corpus

@@ -199,6 +199,10 @@ def render(summary: Summary, selection: Selection, record: Event, verification: 
         '<h2 id="summary">Summary</h2><div class="cards">'
         + "".join(f'<div class="card"><b>{n}</b>{html.escape(label)}</div>' for label, n in cards)
         + "</div>",
+        _section("Overrides (break-glass) with their reasons", "overrides", summary.overrides,
+                 ["seq", "time", "repository", "refs", "by", "reason", "what was overridden"], "No override was used."),
+        _section("Violations that landed", "violations", summary.violations,
+                 ["seq", "time", "repository", "commit", "file", "pushed by", "findings"], "No change landed without passing."),
         "<h2 id=\"verdicts\">Policy verdicts of the changes</h2>",
         _table(["verdict", "changes"], verdict_rows, {1}) if verdict_rows else "<p>No changes in the period.</p>",
         '<h2 id="repos">Changes by repository</h2>',
@@ -207,10 +211,6 @@ def render(summary: Summary, selection: Selection, record: Event, verification: 
         '<h2 id="clusters">Deploys and drift by cluster</h2>',
         _table(["cluster", "deploy events", "changes deployed", "drift events"], cluster_rows, {1, 2, 3})
         if cluster_rows else "<p>No deploy or drift events in the period.</p>",
-        _section("Overrides (break-glass) with their reasons", "overrides", summary.overrides,
-                 ["seq", "time", "repository", "refs", "by", "reason", "what was overridden"], "No override was used."),
-        _section("Violations that landed", "violations", summary.violations,
-                 ["seq", "time", "repository", "commit", "file", "pushed by", "findings"], "No change landed without passing."),
         '<h2 id="lead-times">Deploy lead times (push to first deploy)</h2>',
         _table(["cluster", "changes", "median", "90th percentile", "longest"], lead_rows, {1, 2, 3, 4})
         if lead_rows else "<p>No pushed change has a recorded deploy.</p>",
