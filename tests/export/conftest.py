@@ -15,37 +15,8 @@ from auditsvc.export import Period, export
 from auditsvc.importer import import_history
 
 from conftest import Server
+from test_queries import CONFIG, ROOT_WEB, WEB  # the same manifests as the query tests
 
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      securityContext:
-        runAsNonRoot: true
-      containers:
-        - name: web
-          image: {image}
-"""
-ROOT_WEB = WEB.replace("      securityContext:\n        runAsNonRoot: true\n", "")
-CONFIG = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: cfg
-  namespace: shop
-data:
-  mode: {mode}
-"""
 ACTOR = {"name": "ada-auditor", "source": "test", "authenticated": True}
 
 
@@ -96,7 +67,7 @@ def story(tmp_path_factory) -> Story:
     server = Server(tmp_path_factory.mktemp("export"))
     c: dict[str, str] = {}
     c["create"] = server.commit(
-        {"apps/web.yaml": WEB.format(replicas=2, image="nginx:1.27"), "apps/cfg.yaml": CONFIG.format(mode="a")}, "create shop"
+        {"apps/web.yaml": WEB.format(replicas=2, image="nginx:1.27"), "apps/cfg.yaml": CONFIG.format(name="cfg", mode="a")}, "create shop"
     )
     server.ok("origin", "main", user="alice")
     c["bump"] = server.commit({"apps/web.yaml": WEB.format(replicas=3, image="nginx:1.28")}, "bump web", author="Eve Editor <eve@example.com>")

@@ -1,0 +1,90 @@
+"""Compliance export at scale: peak memory and throughput of every format on a 1,000,000-event log.
+
+    .venv/bin/python bench/export_bench.py [--events 1000000] [--formats csv,jsonl,bundle,html,oscal]
+
+1. Generates (once; cached in bench/corpus/export-<N>/, which is gitignored) a log of --events
+   change events with bench/audit_bench.py's generator, and builds the query index.
+2. Runs `auditsvc export --format F -o -` in a child process per format, output to /dev/null,
+   and reads the child's peak RSS (VmHWM, its own high-water mark), against the 200 MB target. The peer measured in the
+   same run: a child that only reads every event through the log's API (`log.events()`), the
+   floor any export pays; each format's time is given as a ratio to it.
+Prints the numbers; asserts nothing. Each export appends its own `access` event to the cached log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from audit_bench import generate_log  # noqa: E402
+
+from auditsvc import queries  # noqa: E402
+from auditsvc.audit import SqliteAuditLog  # noqa: E402
+
+TARGET_MB = 200
+FORMATS = ("csv", "jsonl", "bundle", "html", "oscal")
+# Each child reports its own high-water RSS (VmHWM: reset by exec, unlike ru_maxrss, which a child
+# forked from this big process inherits).
+PEAK = "\nsys.stderr.write(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+READ_ALL = "import sys\nfrom auditsvc.audit import SqliteAuditLog\nwith SqliteAuditLog.open(sys.argv[1]) as log:\n    n = sum(1 for _ in log.events())" + PEAK
+EXPORT = "import sys\nfrom auditsvc.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    assert not done.code, done.code" + PEAK
+
+
+def run_child(args: list[str]) -> tuple[float, float, bool]:
+    """(seconds, peak RSS in MB, ok) of one child process, its output discarded."""
+    started = time.perf_counter()
+    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    peak = [line for line in done.stderr.splitlines() if line.startswith("VmHWM:")]
+    if done.returncode or not peak:
+        sys.stderr.write(done.stderr)
+        return seconds, 0.0, False
+    return seconds, int(peak[-1].split()[1]) / 1024, True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    args = parser.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    work = os.path.join(root, "bench", "corpus", f"export-{args.events}")
+    os.makedirs(work, exist_ok=True)
+    url = f"sqlite:///{os.path.join(work, 'audit.db')}"
+    with SqliteAuditLog.open(url) as log:
+        existing = log.size()
+    if existing < args.events:
+        if existing:
+            raise SystemExit(f"{work} holds a smaller log ({existing:,} events): remove it")
+        print(f"log: generating {args.events:,} change events in {work}", flush=True)
+        seconds = generate_log(url, args.events)
+        print(f"log: appended in {seconds:.0f} s", flush=True)
+    with SqliteAuditLog.open(url) as log:
+        started = time.perf_counter()
+        indexed = queries.refresh_index(log)
+        if indexed:
+            print(f"index: {indexed:,} events indexed in {time.perf_counter() - started:.0f} s", flush=True)
+        events = log.size()
+    print(f"log: {events:,} events, {os.path.getsize(os.path.join(work, 'audit.db')) / 1e6:,.0f} MB")
+
+    floor, floor_mb, _ = run_child([sys.executable, "-c", READ_ALL, url])
+    print(f"peer: read every event (log.events())   {floor:7.1f} s  {events / floor:9,.0f} events/s  peak RSS {floor_mb:6.0f} MB")
+    for format in args.formats.split(","):
+        command = [sys.executable, "-c", EXPORT, "export", "--from", "2000-01-01", "--to", "2100-01-01",
+                   "--format", format, "-o", "-", "--db", url]
+        seconds, peak_mb, ok = run_child(command)
+        verdict = "FAILED" if not ok else ("under" if peak_mb < TARGET_MB else "OVER")
+        print(
+            f"export --format {format:<7}               {seconds:7.1f} s  {events / seconds:9,.0f} events/s  "
+            f"peak RSS {peak_mb:6.0f} MB ({verdict} the {TARGET_MB} MB target)  {seconds / floor:5.1f}x the read"
+        )
+
+
+if __name__ == "__main__":
+    main()
