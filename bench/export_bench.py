@@ -4,10 +4,10 @@
 
 1. Generates (once; cached in bench/corpus/export-<N>/, which is gitignored) a log of --events
    change events with bench/audit_bench.py's generator, and builds the query index.
-2. Runs `auditsvc export --format F -o -` in a child process per format, output to /dev/null,
-   and reads the child's peak RSS (VmHWM, its own high-water mark), against the 200 MB target. The peer measured in the
-   same run: a child that only reads every event through the log's API (`log.events()`), the
-   floor any export pays; each format's time is given as a ratio to it.
+2. Runs `auditsvc export --format F -o -` in a child process per format, output to /dev/null;
+   the child reports its own peak RSS (VmHWM), printed against the 200 MB target. The peer
+   measured in the same run: a child that only reads every event through the log's API
+   (`log.events()`), the floor any export pays; each format's time is a ratio to it.
 Prints the numbers; asserts nothing. Each export appends its own `access` event to the cached log.
 """
 

@@ -14,7 +14,6 @@ import dataclasses
 import datetime
 import html
 from collections.abc import Iterator
-from typing import Any
 
 from auditsvc.audit import Event, SqliteAuditLog
 from auditsvc.export.population import ChangeRow, annotate
@@ -143,7 +142,7 @@ th { background: #eee; } td.n { text-align: right; font-variant-numeric: tabular
 """
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+def _table(headers: list[str], rows: list[list[str]], numeric: frozenset[int] | set[int] = frozenset()) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td{' class=n' if i in numeric else ''}>{html.escape(str(v))}</td>" for i, v in enumerate(row)) + "</tr>"

@@ -83,6 +83,17 @@ def test_any_single_byte_changed_fails(bundle, tmp_path):
         assert not verify_bundle(target).ok, f"byte {position} of {len(data)} changed and the bundle still verified"
 
 
+def test_a_byte_added_or_removed_fails(bundle, tmp_path):
+    data = bundle.read_bytes()
+    target = tmp_path / "resized.zip"
+    for position in positions(len(data), 50):
+        for edited in (data[:position] + b"\n" + data[position:], data[:position] + data[position + 1 :]):
+            target.write_bytes(edited)
+            assert not verify_bundle(target).ok, f"a byte added or removed at {position} went unnoticed"
+    target.write_bytes(data + b"\0")
+    assert not verify_bundle(target).ok
+
+
 @pytest.mark.slow
 def test_every_single_byte_changed_fails(story, tmp_path):
     """Every byte of a small bundle (one repository's): each member, header and directory entry."""
