@@ -10,7 +10,7 @@ import pytest
 from oscal_bindings.v1.models import AssessmentResultsDocument
 from pydantic import ValidationError
 
-from auditsvc.export import Period, export
+from auditsvc.export import Period, export, verify_bundle
 from auditsvc.export.tables import CSV_COLUMNS
 from auditsvc.errors import ConfigError
 
@@ -102,10 +102,16 @@ def test_every_export_is_recorded_as_an_access_event(story):
     assert (body["first_seq"], body["last_seq"]) == (side_events[0].seq, side_events[-1].seq)
 
 
-def test_a_period_before_the_history_exports_nothing(story):
+def test_a_period_before_the_history_exports_nothing_and_still_verifies(story, tmp_path):
+    empty = Period.parse("2001-01-01", "2001-12-31")
     with story.server.log() as log:
-        data = b"".join(export(log, "csv", Period.parse("2001-01-01", "2001-12-31"), actor=ACTOR, origin="t"))
+        data = b"".join(export(log, "csv", empty, actor=ACTOR, origin="t"))
+        bundle = tmp_path / "empty.zip"
+        bundle.write_bytes(b"".join(export(log, "bundle", empty, actor=ACTOR, origin="t")))
     assert csv_rows(data) == []
+    report = verify_bundle(bundle)
+    assert report.ok, report.problems
+    assert report.events == 0 and report.export["events"] == 0
 
 
 def test_bad_periods_and_formats_are_clear_errors(story):
