@@ -468,7 +468,7 @@ def _write_atomically(output: str, chunks: Any) -> None:
 
 @cli.command("verify-bundle")
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
-@click.option("--public-key", help="The log's public key as you obtained it independently (recommended).")
+@click.option("--public-key", help="File with the log's public key (PEM, base64 or raw), as you obtained it independently (recommended).")
 @click.option("-o", "--output", type=click.Choice(("text", "json")), default="text", show_default=True)
 def verify_bundle_command(bundle: str, public_key: str | None, output: str) -> None:
     """Check an evidence bundle offline, without the database. Exit 1 naming what failed."""

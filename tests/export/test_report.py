@@ -48,6 +48,8 @@ def test_report_summary_and_sections_match_the_log(story, report_html):
     assert set(leads) == {"prod", "staging"}
     assert 'class="ok">audit log verified' in page
     assert f"by {ACTOR['name']}" in page
+    # what an auditor reads first, on the first screen: the summary, then the exceptions
+    assert page.index('id="summary"') < page.index('id="overrides"') < page.index('id="violations"') < page.index('id="verdicts"')
     assert "<script" not in page and "http://" not in page and "https://" not in page  # self-contained
 
 
