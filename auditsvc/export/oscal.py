@@ -29,7 +29,7 @@ from auditsvc.export.population import ChangeRow, change_rows
 from auditsvc.export.selection import Selection
 from auditsvc.export.tables import deploys_text, person, pusher_text, signature_text
 
-NAMESPACE = "https://auditsvc.dev/ns/oscal"
+NAMESPACE = "urn:auditsvc:oscal"  # the ns of our props (a URI; no web site of ours is implied)
 OSCAL_VERSION = "1.1.3"
 _UUIDS = uuid.uuid5(uuid.NAMESPACE_URL, NAMESPACE)
 CONTROLS = {
