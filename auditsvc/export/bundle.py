@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import sqlite3
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -244,6 +245,32 @@ class _TooMany(Exception):
     pass
 
 
+class _DigestSet:
+    """The content digests the events reference, in a private temporary SQLite database (on
+    disk), so verifying a bundle of millions of changes stays in bounded memory."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("")
+        self.db.execute("CREATE TABLE referenced (digest TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.pending: list[tuple[str]] = []
+
+    def add(self, digests: Iterable[str]) -> None:
+        self.pending.extend((d,) for d in digests)
+        if len(self.pending) >= _LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO referenced VALUES (?)", self.pending)
+        self.pending = []
+
+    def take(self, digest: str) -> bool:
+        """Whether digest was referenced (and not taken before)."""
+        return self.db.execute("DELETE FROM referenced WHERE digest = ?", [digest]).rowcount == 1
+
+    def left(self, limit: int) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT digest FROM referenced ORDER BY digest LIMIT ?", [limit])]
+
+
 class _Bad(Exception):
     """A member is unusable: verification cannot go on past it."""
 
@@ -308,10 +335,21 @@ def _verify(path: Path, archive: zipfile.ZipFile, public_key: PublicKeyLike | No
         report.problem(f"{MANIFEST} names export record seq {manifest.get('export_seq')}, {EXPORT} holds seq {record.seq}")
     if checkpoint.size < record.seq:
         report.problem(f"the checkpoint (size {checkpoint.size}) does not cover the export record (seq {record.seq})")
+    referenced = _DigestSet()
+    try:
+        _check_events(archive, record, checkpoint, key, referenced, report)
+        _check_contents(archive, referenced, report)
+    finally:
+        referenced.db.close()
+
+
+def _check_events(
+    archive: zipfile.ZipFile, record: Event, checkpoint: Checkpoint, key: Any, referenced: _DigestSet, report: BundleReport
+) -> None:
+    """Each event against its proof and the period; all of them against the signed export record."""
+    body = record.body
     period = body["period"]
     scope = Period(str(period.get("from")), str(period.get("to")), period.get("repo"))
-
-    referenced: set[str] = set()
     running = hashlib.sha256()  # the export record's events_digest, recomputed
     with _member(archive, EVENTS) as events, _member(archive, PROOFS) as proofs:
         proof_lines = iter(proofs)
@@ -326,11 +364,12 @@ def _verify(path: Path, archive: zipfile.ZipFile, public_key: PublicKeyLike | No
                 report.problem(f"{where}: outside the exported period or repository")
             _check_proof(next(proof_lines, None), event, checkpoint, key, where, report)
             running.update(bytes.fromhex(event.leaf_hash))
-            referenced.update(referenced_contents(event))
+            referenced.add(referenced_contents(event))
             report.events += 1
         _check_proof(next(proof_lines, None), record, checkpoint, key, f"the export record (seq {record.seq})", report)
         if next(proof_lines, None) is not None:
             report.problem(f"{PROOFS} has more proofs than events")
+    referenced.flush()
     if report.events != body.get("events"):
         report.problem(
             f"the bundle holds {report.events} events, the signed export record says {body.get('events')}: "
@@ -338,7 +377,6 @@ def _verify(path: Path, archive: zipfile.ZipFile, public_key: PublicKeyLike | No
         )
     elif running.hexdigest() != body.get("events_digest"):
         report.problem("the events differ from those the signed export record names: events were replaced")
-    _check_contents(archive, referenced, report)
 
 
 def _same_bytes(path: Path, archive: zipfile.ZipFile) -> bool:
@@ -424,7 +462,7 @@ def _checkpoint(archive: zipfile.ZipFile, key: Any, report: BundleReport) -> Che
     return checkpoint
 
 
-def _check_contents(archive: zipfile.ZipFile, referenced: set[str], report: BundleReport) -> None:
+def _check_contents(archive: zipfile.ZipFile, referenced: _DigestSet, report: BundleReport) -> None:
     previous = ""
     with _member(archive, CONTENTS) as contents:
         for number, raw in enumerate(contents, start=1):
@@ -438,9 +476,8 @@ def _check_contents(archive: zipfile.ZipFile, referenced: set[str], report: Bund
             previous = digest
             if hashlib.sha256(canonical_json(value["content"]).encode("utf-8")).hexdigest() != digest:
                 report.problem(f"{CONTENTS} line {number}: the content does not hash to its digest {digest}")
-            if digest not in referenced:
+            if not referenced.take(digest):
                 report.problem(f"{CONTENTS} line {number}: content {digest} is referenced by no event")
-            referenced.discard(digest)
             report.contents += 1
-    for digest in sorted(referenced)[:3]:
+    for digest in referenced.left(3):
         report.problem(f"content {digest}, referenced by an event, is missing from {CONTENTS}")
