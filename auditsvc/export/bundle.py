@@ -37,6 +37,7 @@ from auditsvc.audit.log import leaf_hash_of
 from auditsvc.audit.signing import PublicKeyLike, load_public_key, public_key_pem, public_key_raw
 from auditsvc.errors import AuditError
 from auditsvc.export.selection import Period, Selection
+from auditsvc.export.tables import line_chunks
 
 BUNDLE_FORMAT = "auditsvc-evidence-bundle/1"
 EVENTS, PROOFS, CONTENTS, EXPORT, CHECKPOINT, PUBLIC_KEY, MANIFEST = (
@@ -128,17 +129,6 @@ def _line(value: Any) -> bytes:
     return (canonical_json(value) + "\n").encode("utf-8")
 
 
-def _batched(lines: Iterable[str]) -> Iterator[bytes]:
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= _LINES:
-            yield ("\n".join(batch) + "\n").encode("utf-8")
-            batch = []
-    if batch:
-        yield ("\n".join(batch) + "\n").encode("utf-8")
-
-
 def _event_lines(selection: Selection) -> Iterator[bytes]:
     """events.jsonl; notes the content digests the events reference in a temporary table."""
     db = selection.db
@@ -155,7 +145,7 @@ def _event_lines(selection: Selection) -> Iterator[bytes]:
             yield canonical_json(event.to_dict())
         db.executemany("INSERT OR IGNORE INTO temp.export_digests VALUES (?)", referenced)
 
-    return _batched(lines())
+    return line_chunks(lines())
 
 
 def referenced_contents(event: Event) -> list[str]:
@@ -176,7 +166,7 @@ def _proof_lines(log: SqliteAuditLog, selection: Selection, record: Event, check
             del value["leaf"]  # the event's line is the leaf: the verifier rebuilds it from there
             yield canonical_json(value)
 
-    return _batched(lines())
+    return line_chunks(lines())
 
 
 def _content_lines(selection: Selection) -> Iterator[bytes]:
@@ -187,7 +177,7 @@ def _content_lines(selection: Selection) -> Iterator[bytes]:
         for digest, body in cursor:
             yield canonical_json({"content": json.loads(body), "digest": digest})
 
-    return _batched(lines())
+    return line_chunks(lines())
 
 
 # --- verifying ----------------------------------------------------------------------------

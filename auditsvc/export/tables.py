@@ -81,11 +81,16 @@ def csv_chunks(rows: Iterable[ChangeRow]) -> Iterator[bytes]:
 
 def jsonl_chunks(events: Iterable[Event]) -> Iterator[bytes]:
     """One event per line: its canonical JSON with every column, the body and the leaf hash."""
-    lines: list[str] = []
-    for event in events:
-        lines.append(canonical_json(event.to_dict()))
-        if len(lines) >= _FLUSH:
-            yield ("\n".join(lines) + "\n").encode("utf-8")
-            lines = []
-    if lines:
-        yield ("\n".join(lines) + "\n").encode("utf-8")
+    return line_chunks(canonical_json(event.to_dict()) for event in events)
+
+
+def line_chunks(lines: Iterable[str]) -> Iterator[bytes]:
+    """Lines joined into chunks of _FLUSH lines, each line ending in a newline."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= _FLUSH:
+            yield ("\n".join(batch) + "\n").encode("utf-8")
+            batch = []
+    if batch:
+        yield ("\n".join(batch) + "\n").encode("utf-8")
