@@ -134,7 +134,8 @@ _CSS = """
 body { font: 11pt/1.4 "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 70em; color: #111; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #999; }
 table { border-collapse: collapse; width: 100%; margin: 0.5em 0; } th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-th { background: #eee; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td { overflow-wrap: anywhere; }
+th { background: #eee; white-space: nowrap; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .ok { color: #0a5c0a; font-weight: bold; } .bad { color: #a00; font-weight: bold; } .meta { color: #444; }
 .cards { display: flex; flex-wrap: wrap; gap: 0.6em; } .card { border: 1px solid #bbb; padding: 0.4em 0.8em; min-width: 8em; }
 .card b { display: block; font-size: 1.5em; } .more { color: #444; font-style: italic; }
