@@ -19,7 +19,7 @@ from typing import Any
 
 from auditsvc.audit import SqliteAuditLog
 from auditsvc.errors import ConfigError
-from auditsvc.export.bundle import BundleReport, verify_bundle
+from auditsvc.export.verify import BundleReport, verify_bundle
 from auditsvc.export.selection import Period, Selection, record_export
 
 FORMATS = ("csv", "jsonl", "bundle", "html", "oscal")
