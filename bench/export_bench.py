@@ -50,7 +50,6 @@ def generate_log(url: str, total: int) -> float:
     current = [START]
     with SqliteAuditLog.open(url, clock=lambda: current[0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")) as log:
         contents = sqlite3.connect(log.path)
-        made = 0
         for current[0], drafts in draft_batches(total, 5000, START, timedelta(minutes=20)):
             rows: dict[str, str] = {}
             stored = []
@@ -65,9 +64,6 @@ def generate_log(url: str, total: int) -> float:
             with contents:
                 contents.executemany("INSERT OR IGNORE INTO contents (digest, body) VALUES (?, ?)", rows.items())
             log.append(stored)
-            before, made = made, made + len(stored)
-            if made // 100_000 != before // 100_000:
-                print(f"  ... {made:,} events, {time.perf_counter() - started:.0f} s", flush=True)
         contents.close()
     return time.perf_counter() - started
 
