@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	BIN=$(BIN) sh examples/service-demo.sh
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
 
-test-fast: $(STAMP)
+# The HTML export's test renders it in headless Chromium: Debian's package, installed once.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test-fast: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q -m 'not slow'
 
 # compileall: hooks start a fresh Python per push; bytecode must not be compiled each time
@@ -35,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit_bench.py --dir bench/corpus/audit-log
 	$(BIN)/python bench/service_bench.py --dir bench/corpus/audit-log
 	$(BIN)/python bench/backend_bench.py
+	$(BIN)/python bench/export_bench.py
 
 clean:
 	rm -rf $(VENV) bench/corpus

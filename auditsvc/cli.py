@@ -556,6 +556,78 @@ def token_revoke(name: str, config_path: str | None) -> None:
     click.echo(f"token {name!r} revoked")
 
 
+@cli.command("export")
+@click.option("--from", "start", required=True, help="First day or time: 2026-01-01, ISO-8601, or a span such as 90d.")
+@click.option("--to", "end", default="now", show_default=True, help="Last day (included whole) or time.")
+@click.option("--repo", help="Only events of this repository.")
+@click.option("--format", "format_", type=click.Choice(("csv", "jsonl", "bundle", "html", "oscal")), required=True)
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, allow_dash=True), help="File to write (- for standard output).")
+@click.option("--db", help=_DB_HELP)
+@config_option
+def export_command(
+    start: str, end: str, repo: str | None, format_: str, output: str, db: str | None, config_path: str | None
+) -> None:
+    """Export the events recorded in a period for auditors (see README, "For auditors").
+
+    csv: one row per change (the population list); jsonl: every event; bundle: ZIP evidence that
+    `auditsvc verify-bundle` checks offline; html: a printable report; oscal: OSCAL assessment
+    results. The export itself is recorded in the log as an `access` event.
+    """
+    import dataclasses
+    import os
+
+    from auditsvc.export import Period, export
+    from auditsvc.identity import pusher_from_env
+
+    settings = settings_from(config_path, db=db)
+    period = Period.parse(start, end, repo)
+    with existing_log(settings) as log:
+        chunks = export(log, format_, period, actor=dataclasses.asdict(pusher_from_env(os.environ)), origin=settings.db)
+        _write_atomically(output, chunks)
+
+
+def _write_atomically(output: str, chunks: Any) -> None:
+    """Stream chunks to stdout, or to a temporary file renamed over output when complete."""
+    import os
+
+    if output == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
+    partial = f"{output}.partial"
+    try:
+        with open(partial, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        os.replace(partial, output)
+    except OSError as err:
+        raise ConfigError(f"cannot write {output}: {err.strerror}") from None
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+@cli.command("verify-bundle")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", help="File with the log's public key (PEM, base64 or raw), as you obtained it independently (recommended).")
+@click.option("-o", "--output", type=click.Choice(("text", "json")), default="text", show_default=True)
+def verify_bundle_command(bundle: str, public_key: str | None, output: str) -> None:
+    """Check an evidence bundle offline, without the database. Exit 1 naming what failed."""
+    import json
+
+    from auditsvc.export import verify_bundle
+
+    report = verify_bundle(bundle, _read_key(public_key) if public_key else None)
+    if output == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(str(report))
+        for problem in report.problems[1:]:
+            click.echo(f"  also: {problem}")
+    sys.exit(0 if report.ok else 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="auditsvc", standalone_mode=False)

@@ -341,14 +341,18 @@ class AuditLog(abc.ABC):
 
     def _leaf_hashes(self, size: int) -> merkle.HashList:
         """The stored leaf hashes of seqs 1..size (32 bytes each in one buffer; no bodies)."""
-        hashes = merkle.HashList()
+        return merkle.HashList(self._stored_leaf_hashes(size))
+
+    def _stored_leaf_hashes(self, size: int) -> Iterator[bytes]:
+        """The stored leaf hashes of seqs 1..size, in order; AuditError on a gap."""
+        count = 0
         for expected, (seq, value) in enumerate(self._leaf_hash_rows(size), start=1):
             if seq != expected:
                 raise AuditError(f"audit log {self.location} is missing seq {expected}; run verify")
-            hashes.append(bytes.fromhex(value))
-        if len(hashes) != size:
-            raise AuditError(f"audit log {self.location} has {len(hashes)} events, not {size}")
-        return hashes
+            count = expected
+            yield bytes.fromhex(value)
+        if count != size:
+            raise AuditError(f"audit log {self.location} has {count} events, not {size}")
 
     def root(self, size: int | None = None) -> bytes:
         """The Merkle tree hash over the stored leaf hashes of the first size events (default: all)."""
@@ -389,6 +393,20 @@ class AuditLog(abc.ABC):
             root=merkle.root(hashes).hex(),
             leaf=event.leaf,
         )
+
+    def prove_many(self, seqs: Iterable[int], size: int) -> Iterator[InclusionProof]:
+        """Inclusion proofs (without the leaf JSON) of many events in the tree of `size`, in the
+        order given: the tree is read once, so each further proof costs O(log size)."""
+        current = self.size()
+        if not 0 < size <= current:
+            raise AuditError(f"cannot prove events in a tree of size {size} (the log has {current} events)")
+        tree = merkle.ProofTree(self._stored_leaf_hashes(size))
+        root_hex = tree.root().hex()
+        for seq in seqs:
+            if not 1 <= seq <= size:
+                raise AuditError(f"cannot prove event {seq} in a tree of size {size}")
+            path = tuple(p.hex() for p in tree.path(seq - 1))
+            yield InclusionProof(seq, seq - 1, size, tree.leaf(seq - 1).hex(), path, root_hex)
 
     def prove_consistency(self, old_size: int, new_size: int | None = None) -> list[str]:
         """RFC 6962 consistency proof (hex) that the tree of old_size is a prefix of new_size."""

@@ -198,6 +198,21 @@ def test_no_checkpoint_means_no_default_proof(log: AuditLog) -> None:
         log.prove(1)
 
 
+def test_prove_many_gives_the_proofs_prove_gives(log: AuditLog) -> None:
+    log.append([draft(i) for i in range(1, 12)])
+    head = log.checkpoint("test")
+    proofs = list(log.prove_many([3, 1, 11], head.size))
+    assert [p.seq for p in proofs] == [3, 1, 11]
+    for proof in proofs:
+        single = log.prove(proof.seq, head.size)
+        assert (proof.path, proof.root, proof.leaf_hash, proof.size) == (single.path, single.root, single.leaf_hash, single.size)
+        assert proof.leaf is None and verify_proof(proof, head, log.public_key())
+    with pytest.raises(AuditError):
+        list(log.prove_many([12], head.size))
+    with pytest.raises(AuditError):
+        list(log.prove_many([1], head.size + 1))
+
+
 def test_the_key_lives_in_a_file_outside_the_database(log: AuditLog, log_store: LogStore) -> None:
     log.append([draft(1)])
     log.checkpoint("o")

@@ -200,3 +200,16 @@ def test_hash_list_is_a_compact_sequence() -> None:
         compact.append(b"not 32 bytes")
     with pytest.raises(IndexError):
         compact[10]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 33, 64, 65])
+def test_proof_tree_gives_the_same_root_and_paths_as_the_recursive_definition(size):
+    leaves = [merkle.leaf_hash(str(i).encode()) for i in range(size)]
+    tree = merkle.ProofTree(leaves)
+    assert tree.size == size and tree.root() == merkle.root(leaves)
+    for index in range(size):
+        assert tree.path(index) == merkle.inclusion_proof(leaves, index)
+        assert tree.leaf(index) == leaves[index]
+        assert merkle.verify_inclusion(leaves[index], index, size, tree.path(index), tree.root())
+    with pytest.raises(ValueError):
+        tree.path(size)
