@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auditsvc.audit import SqliteAuditLog
+from auditsvc.audit import AuditLog
 from auditsvc.errors import ConfigError
 from auditsvc.export.verify import BundleReport, verify_bundle
 from auditsvc.export.selection import Period, Selection, record_export
@@ -36,7 +36,7 @@ __all__ = ["FORMATS", "MEDIA_TYPES", "SUFFIXES", "BundleReport", "Period", "expo
 
 
 def export(
-    log: SqliteAuditLog, format: str, period: Period, *, actor: Mapping[str, Any], origin: str
+    log: AuditLog, format: str, period: Period, *, actor: Mapping[str, Any], origin: str
 ) -> Iterator[bytes]:
     """The export of `period` in `format`, as bytes chunks to write or stream in order.
 
@@ -57,7 +57,7 @@ def export(
     return _stream(log, format, selection, record, checkpoint)
 
 
-def _stream(log: SqliteAuditLog, format: str, selection: Selection, record: Any, checkpoint: Any) -> Iterator[bytes]:
+def _stream(log: AuditLog, format: str, selection: Selection, record: Any, checkpoint: Any) -> Iterator[bytes]:
     try:
         if format == "csv":
             from auditsvc.export.population import change_rows

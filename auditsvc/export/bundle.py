@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from auditsvc.audit import Checkpoint, Event, SqliteAuditLog
+from auditsvc.audit import AuditLog, Checkpoint, Event
 from auditsvc.audit.canonical import canonical_json
 from auditsvc.audit.signing import public_key_pem
 from auditsvc.export.selection import Selection
@@ -92,7 +92,7 @@ def zip_chunks(members: Iterable[tuple[str, Iterable[bytes]]]) -> Iterator[bytes
 
 
 def bundle_chunks(
-    log: SqliteAuditLog, selection: Selection, record: Event, checkpoint: Checkpoint
+    log: AuditLog, selection: Selection, record: Event, checkpoint: Checkpoint
 ) -> Iterator[bytes]:
     """The bundle of the selection; record is the export's access event, checkpoint covers it."""
     digests: dict[str, str] = {}
@@ -110,7 +110,7 @@ def bundle_chunks(
     members = [
         (EVENTS, _event_lines(selection)),
         (PROOFS, _proof_lines(log, selection, record, checkpoint)),
-        (CONTENTS, _content_lines(selection)),
+        (CONTENTS, _content_lines(log, selection)),
         (EXPORT, iter([_line(record.to_dict())])),
         (CHECKPOINT, iter([_line(checkpoint.to_dict())])),
         (PUBLIC_KEY, iter([public_key_pem(log.public_key()).encode("ascii")])),
@@ -148,7 +148,7 @@ def referenced_contents(event: Event) -> list[str]:
     return [d for d in (event.body.get("before"), event.body.get("after")) if isinstance(d, str)]
 
 
-def _proof_lines(log: SqliteAuditLog, selection: Selection, record: Event, checkpoint: Checkpoint) -> Iterator[bytes]:
+def _proof_lines(log: AuditLog, selection: Selection, record: Event, checkpoint: Checkpoint) -> Iterator[bytes]:
     def seqs() -> Iterator[int]:
         yield from selection.seqs()
         yield record.seq
@@ -162,12 +162,13 @@ def _proof_lines(log: SqliteAuditLog, selection: Selection, record: Event, check
     return line_chunks(lines())
 
 
-def _content_lines(selection: Selection) -> Iterator[bytes]:
+def _content_lines(log: AuditLog, selection: Selection) -> Iterator[bytes]:
+    """contents.jsonl, read through the log: a PostgreSQL log's local replica holds no contents."""
+
     def lines() -> Iterator[str]:
-        cursor = selection.db.execute(
-            "SELECT d.digest, c.body FROM temp.export_digests d JOIN contents c ON c.digest = d.digest ORDER BY d.digest"
-        )
-        for digest, body in cursor:
-            yield canonical_json({"content": json.loads(body), "digest": digest})
+        for (digest,) in selection.db.execute("SELECT digest FROM temp.export_digests ORDER BY digest"):
+            content = log.get_content(digest)
+            if content is not None:
+                yield canonical_json({"content": content, "digest": digest})
 
     return line_chunks(lines())

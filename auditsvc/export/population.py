@@ -11,7 +11,7 @@ time, so memory stays bounded however long the period):
 - the first deploy per cluster: the earliest deploy event reporting the change's commit or
   the tip of the push that brought it (a revision Flux skipped past is not traced further);
 - the rollback reference: the first later change of the same resource, repo and ref that
-  restores the contents this change replaced.
+  brought back a version from before this change (queries' rollback index).
 """
 
 from __future__ import annotations
@@ -214,48 +214,17 @@ def _first_deploys(change: Event, deploys: Iterable[Event]) -> tuple[Deploy, ...
 
 class Rollbacks:
     """The rollback reference of a change: the first later change of the same resource, repo and
-    ref whose `after` digest is this change's `before` (it restored what this change replaced).
-
-    One temporary table of the change events from the period's first seq on (repo, ref,
-    resource, after digest, seq, commit), built on first use in the export's own connection and
-    kept on disk. The one place to swap for the query index's rollback column.
-    """
+    ref that brought back a version from before it, as the query index records it
+    (`rolled_back_by`; the index is in the export's own connection's file)."""
 
     def __init__(self, selection: Selection) -> None:
         self.selection = selection
-        self.built = False
-
-    def _build(self) -> None:
-        db = self.selection.db
-        db.execute("DROP TABLE IF EXISTS temp.export_restores")
-        db.execute(
-            """CREATE TEMP TABLE export_restores AS
-            SELECT COALESCE(repo, '') AS repo, COALESCE(ref, '') AS ref, body ->> '$.resource.apiVersion' AS api_version,
-                   body ->> '$.resource.kind' AS kind, COALESCE(body ->> '$.resource.namespace', '') AS namespace,
-                   body ->> '$.resource.name' AS name, body ->> '$.after' AS after, seq, "commit"
-            FROM events WHERE type = 'change' AND seq >= ? AND seq <= ? AND body ->> '$.after' IS NOT NULL""",
-            [self.selection.low, self.selection.last_seq],
-        )
-        db.execute(
-            "CREATE INDEX temp.export_restores_key ON export_restores (after, repo, ref, kind, namespace, name, api_version, seq)"
-        )
-        self.built = True
 
     def find(self, changes: Sequence[Event]) -> dict[int, tuple[int, str]]:
-        wanted = [c for c in changes if c.body.get("before")]
-        if not wanted:
-            return {}
-        if not self.built:
-            self._build()
-        found: dict[int, tuple[int, str]] = {}
-        for change in wanted:
-            resource = change.body.get("resource") or {}
-            row = self.selection.db.execute(
-                "SELECT seq, \"commit\" FROM temp.export_restores WHERE after = ? AND repo = ? AND ref = ? AND kind = ? "
-                "AND namespace = ? AND name = ? AND api_version = ? AND seq > ? ORDER BY seq LIMIT 1",
-                [change.body["before"], change.repo or "", change.ref or "", resource.get("kind"),
-                 resource.get("namespace") or "", resource.get("name"), resource.get("apiVersion"), change.seq],
-            ).fetchone()
-            if row is not None:
-                found[change.seq] = (row[0], row[1])
-        return found
+        seqs = [c.seq for c in changes]
+        rows = self.selection.db.execute(
+            f'SELECT c.seq, r.seq, r."commit" FROM change_index c JOIN change_index r ON r.seq = c.rolled_back_by '
+            f"WHERE c.seq IN ({_marks(seqs)})",
+            seqs,
+        )
+        return {seq: (by_seq, commit) for seq, by_seq, commit in rows}

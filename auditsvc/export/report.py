@@ -15,7 +15,7 @@ import datetime
 import html
 from collections.abc import Iterator
 
-from auditsvc.audit import Event, SqliteAuditLog
+from auditsvc.audit import AuditLog, Event
 from auditsvc.export.population import ChangeRow, annotate
 from auditsvc.export.selection import Selection
 from auditsvc.export.tables import finding_text, person, pusher_text
@@ -122,7 +122,7 @@ def _percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(round(fraction * (len(values) - 1))))]
 
 
-def html_chunks(log: SqliteAuditLog, selection: Selection, record: Event) -> Iterator[bytes]:
+def html_chunks(log: AuditLog, selection: Selection, record: Event) -> Iterator[bytes]:
     summary = Summary()
     for event, row in annotate(selection, selection.events()):
         summary.add(event, row)

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from auditsvc import queries
-from auditsvc.audit import Event, EventDraft, SqliteAuditLog
+from auditsvc.audit import AuditLog, Event, EventDraft
 from auditsvc.audit.canonical import format_time
 from auditsvc.errors import AuditError, ConfigError
 
@@ -54,11 +54,12 @@ class Selection:
     """The events of a period among seqs 1..`last_seq`, read through the log; a read-only
     connection of our own for the lookups the formats make (its temporary tables stay on disk)."""
 
-    def __init__(self, log: SqliteAuditLog, period: Period) -> None:
+    def __init__(self, log: AuditLog, period: Period) -> None:
         self.log = log
         self.period = period
         try:
-            self.db = sqlite3.connect(f"file:{log.path}?mode=ro", uri=True, isolation_level=None)
+            # The log's SQLite file, or for PostgreSQL the local replica queries keep up to date.
+            self.db = sqlite3.connect(f"file:{queries.events_file(log)}?mode=ro", uri=True, isolation_level=None)
             self.db.execute("PRAGMA busy_timeout = 10000")
             self.db.execute("PRAGMA temp_store = FILE")
             self.last_seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
@@ -67,7 +68,7 @@ class Selection:
                 [period.start, period.end, self.last_seq],
             ).fetchone()
         except sqlite3.Error as err:
-            raise AuditError(f"cannot read audit log {log.path} for export: {err}") from None
+            raise AuditError(f"cannot read audit log {log.location} for export: {err}") from None
         self.low, self.high = (low, high) if low is not None else (1, 0)
 
     def close(self) -> None:
@@ -122,7 +123,7 @@ def events_digest(leaf_hashes: Iterator[str]) -> str:
     return digest.hexdigest()
 
 
-def record_export(log: SqliteAuditLog, selection: Selection, format: str, actor: Mapping[str, Any]) -> Event:
+def record_export(log: AuditLog, selection: Selection, format: str, actor: Mapping[str, Any]) -> Event:
     """Append the `access` event saying who exported which events in which format.
 
     Exporting is an auditor's access to audit data (PCI DSS 10.2.1.3 wants it logged), and the
