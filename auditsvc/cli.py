@@ -582,7 +582,7 @@ def export_command(
     settings = settings_from(config_path, db=db)
     period = Period.parse(start, end, repo)
     with existing_log(settings) as log:
-        chunks = export(log, format_, period, actor=dataclasses.asdict(pusher_from_env(os.environ)), origin=settings.db)
+        chunks = export(log, format_, period, actor=dataclasses.asdict(pusher_from_env(os.environ)), origin=log.location)
         _write_atomically(output, chunks)
 
 

@@ -266,13 +266,41 @@ def proof(seq: int) -> Any:
         return problem(404, "Not found", f"no event {seq} this token may read")
     head = log.latest_checkpoint()
     if head is None or head.size < seq:
-        head = log.checkpoint(settings().db)
+        head = log.checkpoint(log.location)  # never the URL itself: it may hold a password
     document = {
         "proof": log.prove(seq, head.size).to_dict(),
         "checkpoint": head.to_dict(),
         "public_key": public_key_base64(log.public_key()),
     }
     return document
+
+
+@blueprint.get("/v1/exports")
+@requires("auditor")
+def exports() -> Any:
+    """A compliance export of a period, streamed: what `auditsvc export` writes (README, For auditors)."""
+    from flask import Response
+
+    from auditsvc.export import MEDIA_TYPES, SUFFIXES, Period, export
+
+    fmt = request.args.get("format", "")
+    if fmt not in MEDIA_TYPES:
+        return problem(400, "Bad format", f"format must be one of {', '.join(MEDIA_TYPES)}")
+    start = request.args.get("from")
+    if not start:
+        return problem(400, "Missing from", "give from: the first day or time (2026-01-01, ISO-8601, or a span such as 90d)")
+    repos = visible_repos(request.args.get("repo"))
+    if repos is not None and len(repos) != 1:
+        return problem(400, "Missing repo", "this token reads several repositories: give repo, one of " + ", ".join(repos))
+    token = current_token()
+    log = audit_log()
+    try:
+        period = Period.parse(start, request.args.get("to", "now"), repos[0] if repos else None)
+        chunks = export(log, fmt, period, actor={"name": token.name, "source": "api", "authenticated": True}, origin=log.location)
+    except ConfigError as err:
+        return problem(400, "Bad export request", str(err))
+    filename = f"auditsvc-export{SUFFIXES[fmt]}"
+    return Response(chunks, mimetype=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 # --- tokens -----------------------------------------------------------------------------------

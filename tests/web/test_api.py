@@ -162,3 +162,23 @@ def test_errors_are_problem_documents(filled: Service) -> None:
         problem = response.json()
         assert response.headers["Content-Type"] == "application/problem+json"
         assert problem["status"] == response.status_code and problem["detail"]
+
+
+def test_exports_stream_each_format_and_the_bundle_verifies_offline(filled: Service, tmp_path: Path) -> None:
+    from auditsvc.export import verify_bundle
+
+    rows = filled.get("/v1/exports", "auditor", format="csv", **{"from": "1d"})
+    assert rows.status_code == 200 and rows.headers["Content-Type"].startswith("text/csv")
+    assert rows.text.count(REPO) >= 5 and OTHER in rows.text
+    bundle = filled.get("/v1/exports", "auditor", format="bundle", repo=REPO, **{"from": "1d"})
+    assert bundle.headers["Content-Disposition"] == 'attachment; filename="auditsvc-export.zip"'
+    (tmp_path / "evidence.zip").write_bytes(bundle.content)
+    report = verify_bundle(tmp_path / "evidence.zip")
+    assert report.ok, report.problems
+    assert filled.get("/v1/exports", "auditor", format="pdf", **{"from": "1d"}).status_code == 400
+    assert filled.get("/v1/exports", "auditor", format="csv").json()["title"] == "Missing from"
+    assert filled.get("/v1/exports", "reader", format="csv", **{"from": "1d"}).status_code == 403
+    limited = filled.token("payments-auditor", "auditor", [OTHER])
+    mine = filled.get("/v1/exports", limited, format="csv", **{"from": "1d"})
+    assert mine.status_code == 200 and OTHER in mine.text and REPO not in mine.text
+    assert filled.get("/v1/exports", limited, format="csv", repo=REPO, **{"from": "1d"}).status_code == 403

@@ -34,6 +34,7 @@ ROUTES = {
     ("get", "/v1/verify"): "auditor",
     ("get", "/v1/checkpoints/latest"): "reader",
     ("get", "/v1/events/{seq}/proof"): "auditor",
+    ("get", "/v1/exports"): "auditor",
     ("get", "/v1/tokens"): "admin",
     ("post", "/v1/tokens"): "admin",
     ("delete", "/v1/tokens/{name}"): "admin",
