@@ -191,7 +191,6 @@ def post_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out:
     """Note what landed in the spool and start the recorder. Refs have moved; nothing can be refused."""
     import dataclasses
 
-    from auditsvc.audit.canonical import utc_now
     from auditsvc.changes import landed_refs
     from auditsvc.spool import start_recorder, write_entry
 
@@ -207,7 +206,7 @@ def post_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out:
                 "updates": [dataclasses.astuple(u) for u in updates],
                 "landed": list(refs_of.items()),
                 "pusher": dataclasses.asdict(pusher),
-                "pushed_at": utc_now(),  # the refs moved now; the recorder may run later
+                "pushed_at": time.time(),  # the refs moved now; the recorder may run later
             },
         )
         start_recorder(git_dir, settings.config_path, env)
@@ -246,13 +245,17 @@ def record(settings: Settings, git_dir: str, out: TextIO) -> int:
 
 
 def _record_entry(settings: Settings, git_dir: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    import datetime
+
     from auditsvc.audit import open_log
+    from auditsvc.audit.canonical import format_time
     from auditsvc.gate import change_events
 
     repo = entry["repo"]
     with open_log(settings.db) as log:
         landed = dict(entry["landed"])
-        events = change_events(git_dir, repo, landed, entry["pusher"], settings, log.put_content, entry.get("pushed_at"))
+        pushed_at = format_time(datetime.datetime.fromtimestamp(entry["pushed_at"], datetime.timezone.utc))
+        events = change_events(git_dir, repo, landed, entry["pusher"], settings, log.put_content, pushed_at)
         seqs = log.append(events)
         log.checkpoint(repo)
     return {"recorded": len(set(seqs))}
