@@ -19,7 +19,8 @@ import requests
 
 from auditsvc.audit import open_log
 from auditsvc.web.store import ROLES, ServiceStore
-from tests.conftest import DATA, clean_env, commit, git
+from tests.conftest import DATA, Server, clean_env, commit, git
+from tests.web.manifests import bad_deployment, deployment
 
 REPO = "acme/gitops"
 SECRET = "s3cret-for-acme"
@@ -170,6 +171,20 @@ def deliver(service: Service, host: str, payload: dict[str, Any], **sign: Any) -
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json", **signed_headers(host, body, **sign)}
     return service.request("POST", f"/webhooks/{host}", None, data=body, headers=headers)
+
+
+def hook_pushes(hook: Server, count: int) -> list[int]:
+    """Push hooked-0..count-1 one by one through a hooked repository (the third fails policy and
+    is refused, then dropped so the next push carries only its own commit); the exit codes."""
+    codes = []
+    for i in range(count):
+        manifest = bad_deployment(f"hooked-{i}") if i == 2 else deployment(f"hooked-{i}")
+        hook.commit({f"hooked/{i}.yaml": manifest}, f"hook push {i}")
+        result = hook.push("origin", "HEAD:refs/heads/main")
+        if result.returncode != 0:
+            git(hook.work, "reset", "-q", "--hard", "HEAD~1")
+        codes.append(result.returncode)
+    return codes
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Server
-from tests.web.conftest import SECRET, Remote, Service, deliver, push_payload
-from tests.web.manifests import bad_deployment, deployment
+from tests.web.conftest import SECRET, Remote, Service, deliver, hook_pushes, push_payload
+from tests.web.manifests import deployment
 
 REPOS = ("acme/gitops", "acme/payments")
 PUSHES_PER_REPO = 25
@@ -41,21 +41,11 @@ def test_concurrent_deliveries_queries_and_hook_pushes_lose_and_duplicate_nothin
             route = ("/v1/changes", "/v1/resources/Deployment/shop/app-1/history", "/v1/deploys", "/readyz")[i % 4]
             return service.get(route).status_code
 
-        def hook_push(i: int) -> int:
-            manifest = bad_deployment(f"hooked-{i}") if i == 2 else deployment(f"hooked-{i}")
-            hook.commit({f"hooked/{i}.yaml": manifest}, f"hook push {i}")
-            result = hook.push("origin", "HEAD:refs/heads/main")
-            if result.returncode != 0:  # refused: drop the commit so the next push carries only its own
-                from tests.conftest import git
-
-                git(hook.work, "reset", "-q", "--hard", "HEAD~1")
-            return result.returncode
-
         with concurrent.futures.ThreadPoolExecutor(24) as pool:
             sent = [pool.submit(send, d) for d in deliveries]
             replays = [pool.submit(send, d) for d in deliveries[::5]]  # the host redelivers some
             queries = [pool.submit(query, i) for i in range(80)]
-            hooks = pool.submit(lambda: [hook_push(i) for i in range(4)])
+            hooks = pool.submit(hook_pushes, hook, 4)
             statuses = Counter(f.result() for f in sent + replays)
             assert {f.result() for f in queries} == {200}
             assert hooks.result() == [0, 0, 1, 0]

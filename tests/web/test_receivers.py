@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PgSchema, Server, git
-from tests.web.conftest import SECRET, Remote, Service, deliver, push_payload
-from tests.web.manifests import bad_deployment, deployment
+from tests.conftest import PgSchema, Server
+from tests.web.conftest import SECRET, Remote, Service, deliver, hook_pushes, push_payload
+from tests.web.manifests import deployment
 from tests.web.test_flux import FLUX_SECRET, flux_event, send
 
 REPOS = ("acme/gitops", "acme/payments")
@@ -50,14 +50,6 @@ def test_three_receivers_on_one_postgresql_log_lose_and_duplicate_nothing(tmp_pa
             event = flux_event(f"main@sha1:{after}", "Deployment/shop/app-1 created", f"2026-11-27T10:{n:02d}:00Z")
             return send(receivers[n % 3], event).status_code
 
-        def hook_push(i: int) -> int:
-            manifest = bad_deployment(f"hooked-{i}") if i == 2 else deployment(f"hooked-{i}")
-            hook.commit({f"hooked/{i}.yaml": manifest}, f"hook push {i}")
-            result = hook.push("origin", "HEAD:refs/heads/main")
-            if result.returncode != 0:  # refused: drop the commit so the next push carries only its own
-                git(hook.work, "reset", "-q", "--hard", "HEAD~1")
-            return result.returncode
-
         flux_revisions = [after for _, _, after, _ in deliveries[::4]]
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             sent = [pool.submit(send_push, n, d) for n, d in enumerate(deliveries)]
@@ -65,7 +57,7 @@ def test_three_receivers_on_one_postgresql_log_lose_and_duplicate_nothing(tmp_pa
             again = [pool.submit(send_push, n + 1, d) for n, d in enumerate(deliveries) if n % 3 == 0]
             flux = [pool.submit(send_flux, n, after) for n, after in enumerate(flux_revisions)]
             flux_again = [pool.submit(send_flux, n, after) for n, after in enumerate(flux_revisions)]
-            hooks = pool.submit(lambda: [hook_push(i) for i in range(4)])
+            hooks = pool.submit(hook_pushes, hook, 4)
             statuses = Counter(f.result() for f in sent + again)
             assert {f.result() for f in flux + flux_again} == {202}
             assert hooks.result() == [0, 0, 1, 0]
