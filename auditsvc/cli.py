@@ -138,12 +138,13 @@ def hook() -> None:
 @hook.command("install")
 @click.argument("git_dir", type=click.Path(file_okay=False))
 @click.option("--layout", type=click.Choice(("auto", "plain", "gitea", "gitlab")), default="auto", show_default=True)
+@click.option("--socket", "socket_path", help="Hand each push to `auditsvc hook daemon` listening on this socket.")
 @config_option
-def hook_install(git_dir: str, layout: str, config_path: str | None) -> None:
+def hook_install(git_dir: str, layout: str, socket_path: str | None, config_path: str | None) -> None:
     """Install the pre-receive and post-receive shims into the bare repository GIT_DIR."""
     from auditsvc.install import install
 
-    for hook_name, path in install(git_dir, config_path, layout).items():
+    for hook_name, path in install(git_dir, config_path, layout, socket_path).items():
         click.echo(f"installed {hook_name}: {path}")
 
 
@@ -166,6 +167,19 @@ def hook_pre_receive(config_path: str | None) -> None:
     from auditsvc.hook import pre_receive
 
     sys.exit(pre_receive(settings_from(config_path), os.environ, sys.stdin, sys.stderr))
+
+
+@hook.command("daemon")
+@click.option("--socket", "socket_path", required=True, help="Unix socket to listen on (created mode 0600).")
+def hook_daemon(socket_path: str) -> None:
+    """Keep the hooks' imports warm: shims installed with --socket hand each push to this process.
+
+    Runs in the foreground until stopped; run it as the Git server's user (a systemd service, say).
+    Without it the shims run the hook themselves, only slower.
+    """
+    from auditsvc.hookd import serve
+
+    serve(socket_path)
 
 
 @hook.command("record")

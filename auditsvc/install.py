@@ -21,10 +21,14 @@ SHIM_NAME = "auditsvc"
 LAYOUTS = ("auto", "plain", "gitea", "gitlab")
 
 
-def _shim(hook: str, config_path: str | None) -> str:
+def _shim(hook: str, config_path: str | None, socket_path: str | None) -> str:
     template = (PACKAGE_ROOT / "hooks" / hook).read_text()
     config_args = f"--config {shlex.quote(str(Path(config_path).resolve()))}" if config_path else ""
-    return template.replace("@PYTHON@", sys.executable).replace("@CONFIG_ARGS@", config_args)
+    if socket_path:  # hand the push to the warm daemon (auditsvc.hookd), or run it here when there is none
+        command = f"auditsvc.hookd {hook} --socket {shlex.quote(str(Path(socket_path).resolve()))}"
+    else:
+        command = f"auditsvc hook {hook}"
+    return template.replace("@PYTHON@", sys.executable).replace("@COMMAND@", command).replace("@CONFIG_ARGS@", config_args)
 
 
 def _is_ours(path: Path) -> bool:
@@ -58,8 +62,11 @@ def _check_bare_repository(git_dir: Path) -> None:
         raise ConfigError(f"{git_dir} is not a bare git repository (no objects/ and refs/): pass the server-side GIT_DIR")
 
 
-def install(git_dir: str, config_path: str | None = None, layout: str = "auto") -> dict[str, Path]:
-    """Write both shims (idempotent) and enable push options; returns where they went."""
+def install(
+    git_dir: str, config_path: str | None = None, layout: str = "auto", socket_path: str | None = None
+) -> dict[str, Path]:
+    """Write both shims (idempotent) and enable push options; returns where they went. With
+    socket_path the shims hand each push to `auditsvc hook daemon` listening there."""
     root = Path(git_dir)
     _check_bare_repository(root)
     if config_path and not Path(config_path).is_file():
@@ -75,7 +82,7 @@ def install(git_dir: str, config_path: str | None = None, layout: str = "auto") 
     for hook, path in paths.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(_shim(hook, config_path))
+        temporary.write_text(_shim(hook, config_path, socket_path))
         temporary.chmod(0o755)
         os.replace(temporary, path)
     subprocess.run(["git", "--git-dir", str(root), "config", "receive.advertisePushOptions", "true"], check=True)

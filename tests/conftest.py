@@ -192,7 +192,7 @@ def test_policies() -> Path:
 class Server:
     """A bare repository with the hook installed, a clone to commit in, the log's URL."""
 
-    def __init__(self, root: Path, config: dict | None = None) -> None:
+    def __init__(self, root: Path, config: dict | None = None, socket: Path | None = None) -> None:
         self.git_dir = root / "server.git"
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.git_dir)], check=True)
         self.db = root / "var" / "audit.db"
@@ -207,7 +207,7 @@ class Server:
             **(config or {}),
         }
         self.config.write_text(json.dumps(settings))
-        install(str(self.git_dir), str(self.config))
+        install(str(self.git_dir), str(self.config), socket_path=str(socket) if socket else None)
         self.work = root / "work"
         subprocess.run(["git", "clone", "-q", str(self.git_dir), str(self.work)], check=True, env=clean_env(), capture_output=True)
 
