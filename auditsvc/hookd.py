@@ -26,7 +26,9 @@ import tempfile
 import time
 from typing import Any, NoReturn
 
-HOOKS = ("pre-receive", "post-receive")
+# A daemon that accepted but never answers (stopped, wedged) must not hold the push forever; the
+# hook itself answers within its time budget (default 4.5 s), so this is far beyond any real run.
+ANSWER_TIMEOUT_SECONDS = 120
 
 
 # --- the client the shims run (standard library only) -------------------------------------------
@@ -57,6 +59,7 @@ def _ask(path: str, request: dict[str, Any]) -> dict[str, Any] | None:
     """The daemon's answer; None when there is none (not running, refused, ended without one)."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(ANSWER_TIMEOUT_SECONDS)
             conn.connect(path)
             conn.sendall(json.dumps(request).encode())
             conn.shutdown(socket.SHUT_WR)
