@@ -87,6 +87,7 @@ def serve(socket_path: str, log: Any = sys.stderr) -> None:
     """Listen on socket_path until killed; one forked child per hook run."""
     from auditsvc import changes, check, gate, hook, spool  # noqa: F401 - loaded once, shared by every child
     from auditsvc.audit import open_log  # noqa: F401
+    from auditsvc.errors import ConfigError
 
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)
@@ -94,6 +95,8 @@ def serve(socket_path: str, log: Any = sys.stderr) -> None:
     umask = os.umask(0o177)
     try:
         listener.bind(socket_path)
+    except OSError as err:
+        raise ConfigError(f"cannot listen on {socket_path}: {err.strerror or err} (a Unix socket path has at most 107 bytes)") from None
     finally:
         os.umask(umask)
     listener.listen(128)

@@ -91,3 +91,9 @@ def test_without_the_daemon_the_shim_runs_the_hook_itself(daemon: Daemon, tmp_pa
     assert refused.returncode != 0 and "main.deny: Deployment/shop/web: Containers must not run as root" in refused.stderr
     assert [c["commit"] for c in server.events("change")] == [good]
     assert daemon.served() == []
+
+
+def test_a_socket_it_cannot_listen_on_is_one_clear_line(run_cli, tmp_path: Path) -> None:
+    proc = run_cli("hook", "daemon", "--socket", str(tmp_path / ("x" * 120) / "hooks.sock"))
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("auditsvc: error: cannot listen on ") and "Traceback" not in proc.stderr
