@@ -21,6 +21,7 @@ from auditsvc.manifests import MANIFEST_SUFFIXES, Limits, Source, is_excluded, p
 from auditsvc.model import (
     Changeset,
     CommitInfo,
+    FileChange,
     RefUpdate,
     ResourceChange,
     ResourceKey,
@@ -226,18 +227,6 @@ def _utc(iso: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclasses.dataclass(frozen=True)
-class FileChange:
-    """One manifest file changed by one commit (against its first parent)."""
-
-    commit: str
-    status: str  # A, M, D or R (copies count as A; type changes as A, D or M)
-    path: str  # the file after the commit; for D, the file deleted
-    old_path: str | None  # the file before the commit (differs from path for R); None for A
-    old_blob: str | None  # None for A
-    new_blob: str | None  # None for D
-
-
 def _regular(mode: str) -> bool:
     """A file's content: not absent (000000), a symlink (120000) or a submodule (160000)."""
     return mode.startswith("100")
@@ -329,7 +318,10 @@ def resource_changes(
     (or is over limits.max_file_bytes) gives no ResourceChange for that file in that commit:
     the check reports the file itself. Every blob is read once, through one cat-file.
     """
-    files = file_changes(repo, ids, exclude)
+    return _resource_changes_of(repo, file_changes(repo, ids, exclude), limits)
+
+
+def _resource_changes_of(repo: str, files: Sequence[FileChange], limits: Limits) -> list[ResourceChange]:
     wanted = list(dict.fromkeys(b for f in files for b in (f.old_blob, f.new_blob) if b))
     sizes = blob_sizes(repo, wanted)
     readable = [b for b in wanted if sizes.get(b, limits.max_file_bytes + 1) <= limits.max_file_bytes]
@@ -374,8 +366,9 @@ def resource_changes(
 def build_changeset(
     repo: str, updates: Sequence[RefUpdate], limits: Limits = Limits(), exclude: Sequence[str] = ()
 ) -> Changeset:
-    """The Changeset of a push: new commits (all refs at once, oldest first), their resource
-    changes, and which ref updates are not fast-forwards. Call it before the refs move."""
+    """The Changeset of a push: new commits (all refs at once, oldest first), the manifest files
+    and resources they change, and which ref updates are not fast-forwards. Call it before the
+    refs move."""
     updates = tuple(updates)
     peeled = peel(repo, [oid for u in updates for oid in (u.old, u.new)])
     ids = _rev_list_new(repo, [c for c in (peeled.get(u.new) for u in updates if not u.is_delete) if c])
@@ -387,10 +380,12 @@ def build_changeset(
         old, new = peeled.get(u.old), peeled.get(u.new)
         # A tag of a tree or blob has no history: moving it is a rewrite.
         forced[u.ref] = not is_fast_forward(repo, old, new) if old and new else True
+    files = tuple(file_changes(repo, ids, exclude))
     return Changeset(
         repo=repo,
         updates=updates,
         commits=tuple(commit_infos(repo, ids)),
-        changes=tuple(resource_changes(repo, ids, limits, exclude)),
+        files=files,
+        changes=tuple(_resource_changes_of(repo, files, limits)),
         forced=forced,
     )

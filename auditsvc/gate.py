@@ -19,7 +19,6 @@ from auditsvc.audit import EventDraft
 from auditsvc.changes import (
     build_changeset,
     commit_infos,
-    file_changes,
     git,
     read_blobs,
     resolve,
@@ -104,8 +103,7 @@ def decide(settings: Settings, checker: Checker, git_dir: str, push: Push) -> De
     """Evaluate every ref update of a push against schemas, policies and per-ref rules."""
     changeset = build_changeset(git_dir, push.updates, settings.limits, settings.exclude)
     new_ids = [c.id for c in changeset.commits]
-    touched = file_changes(git_dir, new_ids, settings.exclude)
-    verdicts = [_ref_verdict(settings, checker, git_dir, changeset, touched, push, update, new_ids) for update in push.updates]
+    verdicts = [_ref_verdict(settings, checker, git_dir, changeset, push, update, new_ids) for update in push.updates]
     blocking = any(v.blocking for v in verdicts)
     reason = push.override_reason
     override_used, override_refused = False, ""
@@ -124,7 +122,6 @@ def _ref_verdict(
     checker: Checker,
     git_dir: str,
     changeset: Changeset,
-    touched: Sequence[Any],
     push: Push,
     update: RefUpdate,
     new_ids: Sequence[str],
@@ -139,7 +136,7 @@ def _ref_verdict(
     reachable = set(git(git_dir, "rev-list", update.new, "--not", "--all").decode().split()) if new_ids else set()
     commits = tuple(c for c in new_ids if c in reachable)
     last_commit: dict[str, str] = {}
-    for change in touched:
+    for change in changeset.files:
         if change.commit in reachable:
             last_commit[change.path] = change.commit
     paths = sorted(last_commit)

@@ -179,6 +179,18 @@ class CommitInfo:
     signature: Signature
 
 
+@dataclasses.dataclass(frozen=True)
+class FileChange:
+    """One manifest file changed by one commit (against its first parent)."""
+
+    commit: str
+    status: str  # A, M, D or R (copies count as A; type changes as A, D or M)
+    path: str  # the file after the commit; for D, the file deleted
+    old_path: str | None  # the file before the commit (differs from path for R); None for A
+    old_blob: str | None  # None for A
+    new_blob: str | None  # None for D
+
+
 FieldOp = Literal["add", "remove", "replace"]
 
 
@@ -217,5 +229,6 @@ class Changeset:
     repo: str
     updates: tuple[RefUpdate, ...]
     commits: tuple[CommitInfo, ...]  # new commits, topological order, oldest first
+    files: tuple[FileChange, ...]  # the manifest files they change, in commit order
     changes: tuple[ResourceChange, ...]  # in commit order
     forced: Mapping[str, bool]  # ref -> the update is not a fast-forward (creates and deletes: False)
