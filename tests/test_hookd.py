@@ -11,27 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Server, clean_env
-
-GOOD = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      securityContext:
-        runAsNonRoot: true
-      containers:
-        - name: web
-          image: {image}
-"""
-ROOT = GOOD.replace("      securityContext:\n        runAsNonRoot: true\n", "")
+from test_hook import GOOD, ROOT
 
 
 class Daemon:
