@@ -77,14 +77,13 @@ class ChangeRow:
 def annotate(selection: Selection, events: Iterable[Event]) -> Iterator[tuple[Event, ChangeRow | None]]:
     """Every event, in order, with its ChangeRow when it is a change."""
     queries.refresh_index(selection.log)  # maps the commits a push brought besides its tip
-    rollbacks = Rollbacks(selection)
     page: list[Event] = []
     for event in events:
         page.append(event)
         if len(page) >= _PAGE:
-            yield from _annotate_page(selection, rollbacks, page)
+            yield from _annotate_page(selection, page)
             page = []
-    yield from _annotate_page(selection, rollbacks, page)
+    yield from _annotate_page(selection, page)
 
 
 def change_rows(selection: Selection) -> Iterator[ChangeRow]:
@@ -104,7 +103,7 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-def _annotate_page(selection: Selection, rollbacks: Rollbacks, page: list[Event]) -> Iterator[tuple[Event, ChangeRow | None]]:
+def _annotate_page(selection: Selection, page: list[Event]) -> Iterator[tuple[Event, ChangeRow | None]]:
     changes = [e for e in page if e.type == "change"]
     if not changes:
         yield from ((e, None) for e in page)
@@ -134,7 +133,7 @@ def _annotate_page(selection: Selection, rollbacks: Rollbacks, page: list[Event]
     deploys: dict[str, list[Event]] = {}
     for event in _events(db, f"SELECT {_COLUMNS} FROM events e WHERE e.type = 'deploy' AND e.\"commit\" IN ({_marks(tips)})", tips):
         deploys.setdefault(event.commit or "", []).append(event)
-    restored = rollbacks.find(changes)
+    restored = _rolled_back_by(db, changes)
     for event in page:
         if event.type != "change":
             yield event, None
@@ -212,19 +211,13 @@ def _first_deploys(change: Event, deploys: Iterable[Event]) -> tuple[Deploy, ...
     return tuple(first[c] for c in sorted(first))
 
 
-class Rollbacks:
-    """The rollback reference of a change: the first later change of the same resource, repo and
-    ref that brought back a version from before it, as the query index records it
-    (`rolled_back_by`; the index is in the export's own connection's file)."""
-
-    def __init__(self, selection: Selection) -> None:
-        self.selection = selection
-
-    def find(self, changes: Sequence[Event]) -> dict[int, tuple[int, str]]:
-        seqs = [c.seq for c in changes]
-        rows = self.selection.db.execute(
-            f'SELECT c.seq, r.seq, r."commit" FROM change_index c JOIN change_index r ON r.seq = c.rolled_back_by '
-            f"WHERE c.seq IN ({_marks(seqs)})",
-            seqs,
-        )
-        return {seq: (by_seq, commit) for seq, by_seq, commit in rows}
+def _rolled_back_by(db: sqlite3.Connection, changes: Sequence[Event]) -> dict[int, tuple[int, str]]:
+    """Per change seq, (seq, commit) of the first later change of the same resource, repo and ref
+    that brought back a version from before it, as the query index records it (rolled_back_by)."""
+    seqs = [c.seq for c in changes]
+    rows = db.execute(
+        f'SELECT c.seq, r.seq, r."commit" FROM change_index c JOIN change_index r ON r.seq = c.rolled_back_by '
+        f"WHERE c.seq IN ({_marks(seqs)})",
+        seqs,
+    )
+    return {seq: (by_seq, commit) for seq, by_seq, commit in rows}
