@@ -56,7 +56,7 @@ from auditsvc.audit.sqlite import SqliteAuditLog
 from auditsvc.config import default_cache_dir
 from auditsvc.errors import AuditError, ConfigError
 
-INDEX_VERSION = "9"
+INDEX_VERSION = "10"
 DEFAULT_LIMIT = 100
 _CHUNK = 10_000  # events indexed per write transaction at first
 _MAX_CHUNK = 200_000
@@ -82,23 +82,15 @@ _SCHEMA = [
     )""",
     "CREATE INDEX IF NOT EXISTS change_index_streams_kind ON change_index_streams (lower(kind), namespace, name)",
     # Clustered by stream and time: a resource's history is a few contiguous pages, and its
-    # state at a time one seek. at: the change's time in microseconds since the epoch.
+    # state at a time one seek. at: the change's time in microseconds since the epoch. listing:
+    # what a listing shows (_LISTING), NUL-separated in one column: SQLite reads one value per
+    # row instead of twelve, which halves the cost of reading 100 rows (no field holds a NUL:
+    # git paths and identities cannot, JSON escapes it).
     """CREATE TABLE IF NOT EXISTS change_index (
         rid INTEGER NOT NULL,
         at INTEGER NOT NULL,
         seq INTEGER NOT NULL,
-        "commit" TEXT NOT NULL,
-        path TEXT NOT NULL,
-        old_path TEXT,
-        op TEXT NOT NULL,
-        actor TEXT,
-        author TEXT,
-        author_email TEXT,
-        committer_time TEXT,
-        recorded_at TEXT NOT NULL,
-        pushed_at TEXT,
-        imported INTEGER NOT NULL,
-        diff TEXT,
+        listing TEXT NOT NULL,
         before_key INTEGER,
         after_key INTEGER,
         restores INTEGER,
@@ -109,12 +101,14 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS change_index_after ON change_index (rid, after_key) WHERE after_key IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS change_index_rollbacks ON change_index (rid, at, seq) WHERE restores IS NOT NULL",
     "CREATE UNIQUE INDEX IF NOT EXISTS change_index_seq ON change_index (seq)",
-    "CREATE INDEX IF NOT EXISTS change_index_path ON change_index (path)",
-    "CREATE INDEX IF NOT EXISTS change_index_old_path ON change_index (old_path) WHERE old_path IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS change_index_at ON change_index (at, seq)",  # changes, newest first
     """CREATE TABLE IF NOT EXISTS change_index_actors (
         actor TEXT NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL, rid INTEGER NOT NULL,
         PRIMARY KEY (actor, at, seq)
+    ) WITHOUT ROWID""",
+    # Each change under its file, and under the file a rename left.
+    """CREATE TABLE IF NOT EXISTS change_index_paths (
+        path TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (path, seq)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS change_index_fields (
         field TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (field, seq)
@@ -124,7 +118,7 @@ _SCHEMA = [
     ) WITHOUT ROWID""",
 ]
 _TABLES = (
-    "change_index_actors", "change_index_fields", "change_index_commits", "change_index",
+    "change_index_actors", "change_index_paths", "change_index_fields", "change_index_commits", "change_index",
     "change_index_streams", "change_index_meta",
 )
 
@@ -162,15 +156,22 @@ UPDATE temp.change_index_chunk AS c SET rid = s.rid FROM change_index_streams s
 WHERE s.kind = c.kind AND s.namespace = c.namespace AND s.name = c.name AND s.repo = c.repo
   AND s.ref = c.ref AND s.api_version = c.api_version
 """
+# The fields of change_index.listing, in order; None is stored as "", a diff too long to inline as "".
+_LISTING = (
+    "recorded_at", '"commit"', "op", "path", "old_path", "actor", "author", "author_email", "committer_time",
+    "imported", "pushed_at", f"CASE WHEN length(diff) <= {_DIFF_INLINE} THEN diff END",
+)
 _INDEX_CHANGES = f"""
-INSERT OR IGNORE INTO change_index (
-    rid, at, seq, "commit", path, old_path, op, actor, author, author_email, committer_time, recorded_at, pushed_at,
-    imported, diff, before_key, after_key)
-SELECT c.rid, c.at, c.seq, c."commit", c.path, c.old_path, c.op, c.actor, c.author, c.author_email,
-       c.committer_time, c.recorded_at, c.pushed_at, c.imported, CASE WHEN length(c.diff) <= {_DIFF_INLINE} THEN c.diff END,
-       c.before_key, c.after_key
-FROM temp.change_index_chunk c
+INSERT OR IGNORE INTO change_index (rid, at, seq, listing, before_key, after_key)
+SELECT rid, at, seq, {" || char(0) || ".join(f"COALESCE({field}, '')" for field in _LISTING)}, before_key, after_key
+FROM temp.change_index_chunk
 ORDER BY 1, 2, 3
+"""
+_INDEX_PATHS = """
+INSERT OR IGNORE INTO change_index_paths (path, seq)
+SELECT path, seq FROM temp.change_index_chunk
+UNION ALL SELECT old_path, seq FROM temp.change_index_chunk WHERE old_path IS NOT NULL AND old_path <> path
+ORDER BY 1, 2
 """
 # A rollback: a change whose contents equal an earlier version of the same resource (same repo,
 # ref and apiVersion) records the latest earlier change that produced that version. A rename
@@ -444,8 +445,8 @@ def refresh_index(log: Any) -> int:
                     conn.execute("DELETE FROM temp.change_index_chunk")
                     conn.execute(_READ_CHUNK, [last, high])
                     for statement in (
-                        _INDEX_STREAMS, _CHUNK_STREAMS, _INDEX_CHANGES, _INDEX_RESTORES, _INDEX_ROLLED_BACK, _INDEX_ACTORS,
-                        _INDEX_FIELDS,
+                        _INDEX_STREAMS, _CHUNK_STREAMS, _INDEX_CHANGES, _INDEX_PATHS, _INDEX_RESTORES, _INDEX_ROLLED_BACK,
+                        _INDEX_ACTORS, _INDEX_FIELDS,
                     ):
                         conn.execute(statement)
                     conn.execute(_INDEX_COMMITS, [last, high])
@@ -517,12 +518,13 @@ class Change:
     from the log on first use, so use those while the log is open.
     """
 
-    __slots__ = ("_row", "_stream", "_conn", "_body", "_diff", "_links")
+    __slots__ = ("_row", "_fields", "_stream", "_conn", "_body", "_diff", "_links")
 
     def __init__(
         self, row: Sequence[Any], stream: Sequence[str], conn: _Connection, links: Mapping[int, Change] | None = None
     ) -> None:
         self._row = row  # the columns of _SELECT
+        self._fields = row[5].split("\0")  # the listing: the columns of _LISTING, "" for None
         self._stream = stream  # kind, namespace, name, repo, ref, apiVersion
         self._conn = conn
         self._body: dict[str, Any] | None = None
@@ -530,28 +532,28 @@ class Change:
         self._links = links  # the changes named by restores and rolled_back_by, when read with this one
 
     seq = property(lambda self: self._row[1], doc="the event's seq in the log")
-    recorded_at = property(lambda self: self._row[2], doc="when the log recorded the change (post-receive, or the import)")
-    commit = property(lambda self: self._row[3] or None)
-    op = property(lambda self: self._row[4], doc="created, modified, renamed or deleted")
-    path = property(lambda self: self._row[5], doc="the file after the change (for deleted: the file it left)")
-    old_path = property(lambda self: self._row[6], doc="the file before a rename")
-    pusher_name = property(lambda self: self._row[7])
-    author_name = property(lambda self: self._row[8])
-    author_email = property(lambda self: self._row[9])
-    committed_at = property(lambda self: self._row[10], doc="the committer time")
-    imported = property(lambda self: bool(self._row[11]), doc="recorded by `auditsvc import`, pusher unknown")
+    recorded_at = property(lambda self: self._fields[0], doc="when the log recorded the change (post-receive, or the import)")
+    commit = property(lambda self: self._fields[1] or None)
+    op = property(lambda self: self._fields[2], doc="created, modified, renamed or deleted")
+    path = property(lambda self: self._fields[3], doc="the file after the change (for deleted: the file it left)")
+    old_path = property(lambda self: self._fields[4] or None, doc="the file before a rename")
+    pusher_name = property(lambda self: self._fields[5] or None)
+    author_name = property(lambda self: self._fields[6] or None)
+    author_email = property(lambda self: self._fields[7] or None)
+    committed_at = property(lambda self: self._fields[8] or None, doc="the committer time")
+    imported = property(lambda self: self._fields[9] == "1", doc="recorded by `auditsvc import`, pusher unknown")
     repo = property(lambda self: self._stream[3] or None)
     ref = property(lambda self: self._stream[4] or None, doc="the ref that first brought the commit")
 
     @property
     def restores(self) -> Change | None:
         """A rollback: the earlier change whose version of the resource this change brings back."""
-        return self._link(self._row[13])
+        return self._link(self._row[3])
 
     @property
     def rolled_back_by(self) -> Change | None:
         """The first later change that brought back a version from before this one (same repo and ref)."""
-        return self._link(self._row[15])
+        return self._link(self._row[4])
 
     def _link(self, seq: int | None) -> Change | None:
         if seq is None:
@@ -574,20 +576,20 @@ class Change:
     def diff(self) -> list[dict[str, Any]]:
         """[{path, op, old, new}]; a long diff is not in the index: it is read from the event."""
         if self._diff is None:
-            text = self._row[12]
-            self._diff = json.loads(text) if text is not None else self.body.get("diff") or []
+            text = self._fields[11]
+            self._diff = json.loads(text) if text else self.body.get("diff") or []
         return self._diff
 
     @property
     def time(self) -> str:
         """When it landed: the push time, or the commit time for imported history."""
-        row = self._row
-        return (row[10] or row[2]) if row[11] else row[16]
+        fields = self._fields
+        return (fields[8] or fields[0]) if fields[9] == "1" else fields[10]
 
     @property
     def pushed_at(self) -> str | None:
         """When the push landed (post-receive); None for imported history (its push time is unknown)."""
-        return None if self._row[11] else self._row[16]
+        return None if self.imported else self._fields[10]
 
     @property
     def body(self) -> dict[str, Any]:
@@ -716,10 +718,7 @@ def describe_field(change: Mapping[str, Any]) -> str:
     return f"{path}: {_value(change.get('old'))} -> {_value(change.get('new'))}"
 
 
-_SELECT = (
-    'SELECT c.rid, c.seq, c.recorded_at, c."commit", c.op, c.path, c.old_path, c.actor, c.author, c.author_email, '
-    "c.committer_time, c.imported, c.diff, c.restores, c.at, c.rolled_back_by, c.pushed_at"
-)
+_SELECT = "SELECT c.rid, c.seq, c.at, c.restores, c.rolled_back_by, c.listing"
 
 
 def _stream_map(conn: _Connection, rids: Iterable[int]) -> dict[int, tuple[str, str, str, str, str, str]]:
@@ -735,7 +734,7 @@ def _stream_map(conn: _Connection, rids: Iterable[int]) -> dict[int, tuple[str, 
 
 def _changes(conn: _Connection, rows: list[Sequence[Any]]) -> list[Change]:
     """Change objects for rows of _SELECT, with the changes their rollback links name (one more query)."""
-    linked = {seq for row in rows for seq in (row[13], row[15]) if seq is not None}
+    linked = {seq for row in rows for seq in (row[3], row[4]) if seq is not None}
     links: dict[int, Change] = {}
     if linked:
         link_rows = conn.execute(f"{_SELECT} FROM change_index c WHERE c.seq IN ({_in(sorted(linked))})").fetchall()
@@ -808,7 +807,7 @@ def history(
 def _ordered(conn: _Connection, sql: str, params: Sequence[Any] = ()) -> list[Change]:
     """Changes of a query selecting _SELECT, oldest first (sorted here: cheaper than in SQL)."""
     rows = conn.execute(sql, list(params)).fetchall()
-    rows.sort(key=lambda row: (row[14], row[1]))
+    rows.sort(key=lambda row: (row[2], row[1]))
     return _changes(conn, rows)
 
 
@@ -816,10 +815,7 @@ def history_by_path(log: Any, path: str, repo: str | None = None) -> list[Change
     """Every change of the resources in one file (including renames from or to it), oldest first."""
     conn = _ready(log)
     path = path.removeprefix("./")
-    sql = (
-        f"{_SELECT} FROM change_index c WHERE c.seq IN ("
-        "SELECT seq FROM change_index WHERE path = ?1 UNION SELECT seq FROM change_index WHERE old_path = ?1)"
-    )
+    sql = f"{_SELECT} FROM change_index c WHERE c.seq IN (SELECT seq FROM change_index_paths WHERE path = ?)"
     if repo:
         rids = _streams(conn, repo=repo)
         if not rids:
@@ -890,8 +886,8 @@ def changes(
             return []
         where.append(f"{'a' if actor is not None else 'c'}.rid IN ({_in(rids)})")
     if path is not None:
-        where.append("c.seq IN (SELECT seq FROM change_index WHERE path = ? UNION SELECT seq FROM change_index WHERE old_path = ?)")
-        params.extend([path.removeprefix("./")] * 2)
+        where.append("c.seq IN (SELECT seq FROM change_index_paths WHERE path = ?)")
+        params.append(path.removeprefix("./"))
     exact = True
     pattern = None
     if field is not None:
@@ -1134,21 +1130,19 @@ def state(log: Any, at: str | datetime.datetime, repo: str | None = None, ref: s
         if row[0] is not None
     ]
     resources = []
-    for seq in latest:
-        rid, when, op, commit_id = conn.execute(
-            'SELECT rid, at, op, "commit" FROM change_index WHERE seq = ?', [seq]
-        ).fetchone()
-        if op == "deleted":
+    for change in _changes_from(conn, f"{_SELECT} FROM change_index c WHERE c.seq IN ({_in(latest)})", []):
+        if change.op == "deleted":
             # Moved between files in one commit (not seen as a rename): the copy that stays counts.
-            kept = conn.execute(
-                'SELECT seq FROM change_index WHERE rid = ? AND at = ? AND seq <= ? AND "commit" = ? AND op <> \'deleted\' '
-                "ORDER BY seq DESC LIMIT 1",
-                [rid, when, seq, commit_id],
-            ).fetchone()
+            same_time = _changes_from(
+                conn,
+                f"{_SELECT} FROM change_index c JOIN change_index d ON d.seq = ? "
+                "WHERE c.rid = d.rid AND c.at = d.at AND c.seq < d.seq ORDER BY c.seq DESC",
+                [change.seq],
+            )
+            kept = next((c for c in same_time if c.commit == change.commit and c.op != "deleted"), None)
             if kept is None:
                 continue
-            seq = kept[0]
-        [change] = _changes_from(conn, f"{_SELECT} FROM change_index c WHERE c.seq = ?", [seq])
+            change = kept
         resources.append(
             Resource(
                 repo=change.repo or "",

@@ -216,7 +216,7 @@ def _rolled_back_by(db: sqlite3.Connection, changes: Sequence[Event]) -> dict[in
     that brought back a version from before it, as the query index records it (rolled_back_by)."""
     seqs = [c.seq for c in changes]
     rows = db.execute(
-        f'SELECT c.seq, r.seq, r."commit" FROM change_index c JOIN change_index r ON r.seq = c.rolled_back_by '
+        f'SELECT c.seq, r.seq, r."commit" FROM change_index c JOIN events r ON r.seq = c.rolled_back_by '
         f"WHERE c.seq IN ({_marks(seqs)})",
         seqs,
     )
