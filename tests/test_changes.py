@@ -21,7 +21,7 @@ from auditsvc.changes import (
     commit_infos,
     file_changes,
     is_fast_forward,
-    new_commits,
+    landings,
     peel,
     resource_changes,
 )
@@ -192,7 +192,7 @@ def test_delete_brings_nothing(work_repo: Path, server: Server) -> None:
     changeset = server.push(work_repo, delete=("refs/heads/old",))
     assert changeset.commits == () and changeset.changes == ()
     assert changeset.updates[0].is_delete and changeset.forced == {"refs/heads/old": False}
-    assert new_commits(server.repo, changeset.updates) == []
+    assert changeset.landings[0].commits == ()
     assert server.ref("refs/heads/old") is None
 
 
@@ -206,7 +206,7 @@ def test_annotated_tag_of_a_new_commit_is_peeled(work_repo: Path, server: Server
     updates = server.updates(work_repo, "refs/tags/v1")
     server.stage(work_repo)
     assert peel(server.repo, [tag_id, tip, "0" * 40, "f" * 40]) == {tag_id: tip, tip: tip, "0" * 40: None, "f" * 40: None}
-    assert new_commits(server.repo, updates) == [tip]
+    assert [landing.commits for landing in landings(server.repo, updates)] == [(tip,)]
     changeset = server.push(work_repo, "refs/tags/v1")
     assert changeset.updates[0].is_tag and subjects(changeset) == ["release"]
     assert summary(changeset) == [("modified", "a.yaml", "ConfigMap/a")]

@@ -291,7 +291,9 @@ def test_a_push_whose_recording_fails_stays_spooled_and_is_recorded_later(server
         assert time.monotonic() < deadline
         time.sleep(0.05)
     [entry] = [p for p in spool.iterdir() if p.suffix == ".json"]
-    assert json.loads(entry.read_text())["landed"] == [[second, "refs/heads/main"]]
+    assert json.loads(entry.read_text())["landings"] == [
+        {"ref": "refs/heads/main", "old": first, "new": second, "commits": [second], "known": [], "forced": False, "base": None}
+    ]
     old = time.time() - 120
     os.utime(entry, (old, old))
 
