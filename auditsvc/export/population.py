@@ -161,8 +161,10 @@ def _override_key(push: Event) -> str | None:
 
 
 def _landing_push(change: Event, pushes: list[Event]) -> Event | None:
-    """The push decision under which the change landed: the last accepted one recorded before it."""
+    """The push decision under which the change landed: the last accepted one recorded before it,
+    of the change's ref if one is (a commit can land on several refs, each judged for its ref)."""
     before = [p for p in pushes if p.seq < change.seq]
+    before = [p for p in before if p.ref == change.ref] or before
     accepted = [p for p in before if p.body.get("accepted")]
     return (accepted or before or [None])[-1]
 
