@@ -1,5 +1,6 @@
 """Git plumbing: which manifests a commit range touches, their bytes at a revision, and
-the Changeset of a push (new commits -> file changes -> resource changes with field diffs).
+the Changeset of a push (what each ref update brings to its ref -> file changes -> resource
+changes with field diffs).
 
 git's own plumbing (rev-list, diff-tree, cat-file --batch) is used rather than dulwich's
 walker: FIELD-NOTES measured it 10x faster on long histories. Every step runs a fixed

@@ -29,10 +29,13 @@ when there are none), in write transactions of about a second at most, so hooks 
 the write lock are not held up; the first query on a large log that was never indexed builds
 the whole index (about 100 s per million change events measured here).
 
-Limits. Change events are keyed by commit and name the ref that first brought the commit, so a
-ref fast-forwarded onto commits another ref brought has no changes of its own under that ref
-(state with --ref then lacks them), and changes of commits later dropped by a force push stay
-in the log. Creating or deleting a resource is a change of no field (--field matches diffs).
+Refs. A change event names the ref it landed on (gate.landing_events): a commit new to the
+repository under the first ref that brought it; a commit brought to another ref later, again
+under that ref; a force push's rewind to the merge base under its ref, labelled with the new tip.
+So a stream's last change is what its ref holds. Limits: a ref created at commits other refs
+already hold has no changes of its own for them (state with --ref shows what it received since),
+and a deleted ref keeps its last state. Creating or deleting a resource is a change of no field
+(--field matches diffs).
 """
 
 from __future__ import annotations

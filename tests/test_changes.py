@@ -185,6 +185,26 @@ def test_branch_created_at_an_existing_commit_brings_nothing(work_repo: Path, se
     assert changeset.updates[0].is_create and changeset.forced == {"refs/heads/release/1": False}
 
 
+def test_landings_bring_known_commits_to_a_ref_and_name_a_rewind(work_repo: Path, server: Server) -> None:
+    base = commit(work_repo, {"a.yaml": cm("a", "1")}, "base")
+    server.push(work_repo, "refs/heads/main")
+    git(work_repo, "checkout", "-q", "-b", "feature")
+    topic = commit(work_repo, {"a.yaml": cm("a", "2")}, "topic")
+    server.push(work_repo, "refs/heads/feature")
+    git(work_repo, "branch", "-f", "main", "feature")
+    git(work_repo, "branch", "release/1")
+    git(work_repo, "branch", "scratch")
+    updates = server.updates(work_repo, "refs/heads/main", "refs/heads/release/1", "refs/heads/scratch")
+    main, release, scratch = landings(server.repo, updates, ["refs/heads/main", "refs/heads/release/*"])
+    assert (main.commits, main.known, main.forced, main.rewinds) == ((topic,), (topic,), False, False)
+    assert release.commits == (topic,)  # a protected ref created at a warn-only branch's commit
+    assert scratch.commits == ()  # a warn-only ref created where another ref already is
+    server.push(work_repo, "refs/heads/main")
+    git(work_repo, "branch", "-f", "main", base)
+    [rewind] = landings(server.repo, server.updates(work_repo, "refs/heads/main"))
+    assert (rewind.commits, rewind.forced, rewind.old, rewind.new, rewind.base) == ((), True, topic, base, base)
+
+
 def test_delete_brings_nothing(work_repo: Path, server: Server) -> None:
     commit(work_repo, {"a.yaml": cm("a", "1")}, "base")
     git(work_repo, "branch", "old")

@@ -4,7 +4,7 @@ Each change event of the period gets, from the rest of the log (looked up a page
 time, so memory stays bounded however long the period):
 
 - its policy verdict: from the push event(s) that brought its commit (as their tip or among
-  their `commits`; the query index maps the latter) and that push's findings for the change's
+  their `commits`; the query index maps the latter), those of its ref first, and that push's findings for the change's
   file, or, for changes seen by a webhook (no push decision), the violation events of its
   commit and file; imported history was never checked;
 - the override of that push (its stated reason), if one was used;
