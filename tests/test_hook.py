@@ -356,7 +356,7 @@ def state_resources(server: Server, ref: str) -> dict[tuple[str, str, str], dict
 
 
 def test_a_protected_ref_moved_onto_commits_of_a_warn_only_branch_checks_them(tmp_path):
-    server = Server(tmp_path, {"protected_refs": ["refs/heads/main", "refs/heads/release/*"]})
+    server = Server(tmp_path, {"protected_refs": ["refs/heads/main", "refs/heads/release/*"], "allow_protected_force_push": True})
     server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
     server.ok("origin", "main")
     git(server.work, "checkout", "-q", "-b", "feature")
@@ -377,6 +377,8 @@ def test_a_protected_ref_moved_onto_commits_of_a_warn_only_branch_checks_them(tm
     server.ok("origin", "clean:main")
     [landed] = [p for p in server.events("push") if p["ref"] == "refs/heads/main" and p["commit"] == fine]
     assert landed["accepted"] is True and landed["commits"] == [fine] and landed["findings"] == []
+    forced = server.push("--force", "origin", "feature:main")  # allowed to force-push, not to skip the check
+    assert forced.returncode != 0 and f"FAIL apps/api.yaml:1 [commit {bad[:12]}] main.deny" in forced.stderr
 
 
 def test_a_fast_forward_onto_another_branch_records_its_changes_under_the_ref(server, run_cli):
