@@ -1,5 +1,6 @@
 """Git plumbing: which manifests a commit range touches, their bytes at a revision, and
-the Changeset of a push (new commits -> file changes -> resource changes with field diffs).
+the Changeset of a push (what each ref update brings to its ref -> file changes -> resource
+changes with field diffs).
 
 git's own plumbing (rev-list, diff-tree, cat-file --batch) is used rather than dulwich's
 walker: FIELD-NOTES measured it 10x faster on long histories. Every step runs a fixed
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import fnmatch
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -22,6 +24,7 @@ from auditsvc.model import (
     Changeset,
     CommitInfo,
     FileChange,
+    Landing,
     RefUpdate,
     ResourceChange,
     ResourceKey,
@@ -124,22 +127,9 @@ def peel(repo: str, ids: Iterable[str]) -> dict[str, str | None]:
     return peeled
 
 
-def new_commits(repo: str, updates: Sequence[RefUpdate]) -> list[str]:
-    """Commits a push brings that no ref has yet, across all its ref updates, oldest first.
-
-    Run before the refs move (pre-receive: the quarantined objects are visible to the
-    child git through the inherited environment); afterwards every commit is known.
-    """
-    peeled = peel(repo, [u.new for u in updates if not u.is_delete])
-    return _rev_list_new(repo, [c for c in peeled.values() if c])
-
-
-def _rev_list_new(repo: str, tips: Sequence[str]) -> list[str]:
-    if not tips:
-        return []
-    out = git(repo, "rev-list", "--topo-order", "--reverse", "--stdin", "--not", "--all",
-              input="".join(f"{t}\n" for t in dict.fromkeys(tips)).encode())
-    return out.decode().split()
+def is_protected(ref: str, patterns: Sequence[str]) -> bool:
+    """The ref matches one of the protected_refs patterns (fnmatch, case-sensitive)."""
+    return any(fnmatch.fnmatchcase(ref, pattern) for pattern in patterns)
 
 
 def is_fast_forward(repo: str, old: str, new: str) -> bool:
@@ -155,28 +145,65 @@ def is_fast_forward(repo: str, old: str, new: str) -> bool:
 
 def rev_list(git_dir: str, tips: Sequence[str], hidden: Sequence[str]) -> list[str]:
     """Commits reachable from tips and not from hidden, oldest first (topological)."""
+    if not tips:
+        return []
     stdin = "\n".join([*tips, *(f"^{oid}" for oid in hidden)]) + "\n"  # git 2.39 knows no --not on stdin
     return git(git_dir, "rev-list", "--topo-order", "--reverse", "--stdin", input=stdin.encode()).decode().split()
 
 
-def landed_commits(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, list[str]]:
-    """Per updated ref, the commits it made reachable (oldest first): post-receive's view, refs already moved."""
-    updated = {u.ref for u in updates}
-    hidden = [u.old for u in updates if not u.is_create]
-    for line in git(git_dir, "for-each-ref", "--format=%(objectname) %(refname)").decode().splitlines():
+def _tips_before(repo: str, updates: Sequence[RefUpdate]) -> dict[str, str]:
+    """Every ref's tip before the push, the same before the refs move (pre-receive) and after
+    (post-receive): the updated refs at their old ids."""
+    tips = {}
+    for line in git(repo, "for-each-ref", "--format=%(objectname) %(refname)").decode().splitlines():
         oid, ref = line.split(" ", 1)
-        if ref not in updated:
-            hidden.append(oid)
-    return {u.ref: rev_list(git_dir, [u.new], hidden) for u in updates if not u.is_delete}
+        tips[ref] = oid
+    for u in updates:
+        if u.is_create:
+            tips.pop(u.ref, None)
+        else:
+            tips[u.ref] = u.old
+    return tips
 
 
-def landed_refs(git_dir: str, updates: Sequence[RefUpdate]) -> dict[str, str]:
-    """Each commit the ref updates made reachable (oldest first), with the first updated ref reaching it."""
-    refs_of: dict[str, str] = {}
-    for ref, commits in landed_commits(git_dir, updates).items():
-        for commit in commits:
-            refs_of.setdefault(commit, ref)
-    return refs_of
+def _rewind_base(repo: str, old: str, new: str) -> str:
+    """Where a non-fast-forward update takes its ref back to: the merge base, or the empty tree."""
+    proc = subprocess.run(["git", "-C", repo, "merge-base", old, new], capture_output=True)
+    if proc.returncode == 0:
+        return proc.stdout.decode().split()[0]
+    if proc.returncode == 1 and not proc.stderr:  # unrelated histories
+        return git(repo, "hash-object", "-t", "tree", "/dev/null").decode().strip()
+    message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise GitError(f"git merge-base failed in {repo}: {message[-1] if message else 'no output'}")
+
+
+def landings(repo: str, updates: Sequence[RefUpdate], protected_refs: Sequence[str] = ()) -> list[Landing]:
+    """Per ref update, what it brings to its ref (model.Landing); the same whether the refs
+    have moved or not. An update from O brings `rev-list N ^O`; a create brings what no other
+    ref had, or, for a protected ref, what no other protected ref had."""
+    peeled = peel(repo, [oid for u in updates for oid in (u.old, u.new)])
+    before = _tips_before(repo, updates)
+    news = [c for c in (peeled.get(u.new) for u in updates) if c]
+    unknown = set(rev_list(repo, news, list(before.values())))
+    result = []
+    for u in updates:
+        old, new = peeled.get(u.old), peeled.get(u.new)
+        if old and not u.is_create:
+            hidden = [old]
+        else:
+            protected = is_protected(u.ref, protected_refs)
+            hidden = [
+                tip for ref, tip in before.items()
+                if ref != u.ref and (not protected or is_protected(ref, protected_refs))
+            ]
+        commits = tuple(rev_list(repo, [new], hidden)) if new else ()
+        known = tuple(c for c in commits if c not in unknown)
+        moved = not (u.is_create or u.is_delete or u.old == u.new)
+        # A tag of a tree or blob has no history: moving it is a rewrite.
+        forced = moved and (not is_fast_forward(repo, old, new) if old and new else True)
+        base = _rewind_base(repo, old, new) if forced and old and new else None
+        result.append(Landing(u.ref, old, new, commits, known, forced, base))
+    return result
 
 
 # %H %P, author, committer (ISO 8601 with offset), subject, signature: one NUL-separated field
@@ -242,9 +269,15 @@ def file_changes(repo: str, ids: Sequence[str], exclude: Sequence[str] = ()) -> 
         return []
     raw = git(repo, "diff-tree", "--stdin", "-r", "-z", "--raw", "-M", "--root", "--diff-merges=first-parent",
               input="".join(f"{oid}\n" for oid in ids).encode())
+    return _raw_file_changes(raw, exclude)
+
+
+
+
+def _raw_file_changes(raw: bytes, exclude: Sequence[str], commit: str = "") -> list[FileChange]:
+    """FileChanges of `git diff-tree -r -z --raw` output: a --stdin run names each commit before its records."""
     fields = raw.decode("utf-8", "surrogateescape").split("\0")
     changes: list[FileChange] = []
-    commit = ""
     i = 0
     while i < len(fields) - 1:
         record = fields[i]
@@ -363,23 +396,27 @@ def _resource_changes_of(repo: str, files: Sequence[FileChange], limits: Limits)
     return out
 
 
+def rewind_changes(repo: str, landing: Landing, limits: Limits = Limits(), exclude: Sequence[str] = ()) -> list[ResourceChange]:
+    """What a rewinding update (landing.rewinds) does to its ref's resources before its commits
+    apply: the tree diff from the old commit back to the base, labelled with the new tip."""
+    if landing.old is None or landing.base is None or landing.new is None:
+        return []
+    raw = git(repo, "diff-tree", "-r", "-z", "--raw", "-M", landing.old, landing.base)
+    return _resource_changes_of(repo, _raw_file_changes(raw, exclude, commit=landing.new), limits)
+
+
 def build_changeset(
-    repo: str, updates: Sequence[RefUpdate], limits: Limits = Limits(), exclude: Sequence[str] = ()
+    repo: str,
+    updates: Sequence[RefUpdate],
+    limits: Limits = Limits(),
+    exclude: Sequence[str] = (),
+    protected_refs: Sequence[str] = (),
 ) -> Changeset:
-    """The Changeset of a push: new commits (all refs at once, oldest first), the manifest files
-    and resources they change, and which ref updates are not fast-forwards. Call it before the
-    refs move."""
+    """The Changeset of a push: what each ref update brings to its ref (landings), and the
+    commits, manifest files and resource changes of all of them, each commit diffed once."""
     updates = tuple(updates)
-    peeled = peel(repo, [oid for u in updates for oid in (u.old, u.new)])
-    ids = _rev_list_new(repo, [c for c in (peeled.get(u.new) for u in updates if not u.is_delete) if c])
-    forced: dict[str, bool] = {}
-    for u in updates:
-        if u.is_create or u.is_delete or u.old == u.new:
-            forced[u.ref] = False
-            continue
-        old, new = peeled.get(u.old), peeled.get(u.new)
-        # A tag of a tree or blob has no history: moving it is a rewrite.
-        forced[u.ref] = not is_fast_forward(repo, old, new) if old and new else True
+    landed = tuple(landings(repo, updates, protected_refs))
+    ids = list(dict.fromkeys(c for landing in landed for c in landing.commits))
     files = tuple(file_changes(repo, ids, exclude))
     return Changeset(
         repo=repo,
@@ -387,5 +424,5 @@ def build_changeset(
         commits=tuple(commit_infos(repo, ids)),
         files=files,
         changes=tuple(_resource_changes_of(repo, files, limits)),
-        forced=forced,
+        landings=landed,
     )

@@ -7,7 +7,6 @@ steps, so the log never claims a change that git did not apply.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import functools
 import hashlib
 import json
@@ -20,15 +19,17 @@ from auditsvc.changes import (
     build_changeset,
     commit_infos,
     git,
+    is_protected,
     read_blobs,
     resolve,
     resource_changes,
     rev_list,
+    rewind_changes,
 )
 from auditsvc.config import Settings
 from auditsvc.identity import PushCertificate, Pusher
 from auditsvc.manifests import Document, Limits, Source, parse
-from auditsvc.model import Changeset, CommitInfo, Finding, RefUpdate, ResourceChange
+from auditsvc.model import Changeset, CommitInfo, Finding, Landing, RefUpdate, ResourceChange
 from auditsvc.report.findings import finding_dict
 
 if TYPE_CHECKING:  # the check (regopy, jsonschema-rs) is imported only where a push is decided
@@ -43,7 +44,7 @@ class RefVerdict:
     protected: bool
     forced: bool
     findings: tuple[Finding, ...]
-    commits: tuple[str, ...]  # new commits this ref brings
+    commits: tuple[str, ...]  # the commits this update brings to its ref (model.Landing), oldest first
     refusal: str = ""  # refused outright (delete or force push of a protected ref)
 
     @property
@@ -95,15 +96,13 @@ class Decision:
         return not blocking or self.override_used
 
 
-def is_protected(ref: str, settings: Settings) -> bool:
-    return any(fnmatch.fnmatchcase(ref, pattern) for pattern in settings.protected_refs)
-
-
 def decide(settings: Settings, checker: Checker, git_dir: str, push: Push) -> Decision:
     """Evaluate every ref update of a push against schemas, policies and per-ref rules."""
-    changeset = build_changeset(git_dir, push.updates, settings.limits, settings.exclude)
-    new_ids = [c.id for c in changeset.commits]
-    verdicts = [_ref_verdict(settings, checker, git_dir, changeset, push, update, new_ids) for update in push.updates]
+    changeset = build_changeset(git_dir, push.updates, settings.limits, settings.exclude, settings.protected_refs)
+    verdicts = [
+        _ref_verdict(settings, checker, git_dir, changeset, push, update, landing)
+        for update, landing in zip(push.updates, changeset.landings)
+    ]
     blocking = any(v.blocking for v in verdicts)
     reason = push.override_reason
     override_used, override_refused = False, ""
@@ -124,21 +123,23 @@ def _ref_verdict(
     changeset: Changeset,
     push: Push,
     update: RefUpdate,
-    new_ids: Sequence[str],
+    landing: Landing,
 ) -> RefVerdict:
-    protected = is_protected(update.ref, settings)
-    forced = changeset.forced.get(update.ref, False)
+    """Checks the files and resource changes of every commit the update brings to its ref, also
+    commits the repository already had (a protected ref fast-forwarded onto a warn-only branch)."""
+    protected = is_protected(update.ref, settings.protected_refs)
+    forced = landing.forced
     if update.is_delete:
         refusal = ""
         if protected and not settings.allow_protected_delete:
             refusal = f"deleting the protected ref {update.ref} is not allowed"
         return RefVerdict(update, protected, False, (), (), refusal)
-    reachable = set(git(git_dir, "rev-list", update.new, "--not", "--all").decode().split()) if new_ids else set()
-    commits = tuple(c for c in new_ids if c in reachable)
-    last_commit: dict[str, str] = {}
+    brought = set(landing.commits)
+    files_of: dict[str, list[str]] = {}
     for change in changeset.files:
-        if change.commit in reachable:
-            last_commit[change.path] = change.commit
+        if change.commit in brought:
+            files_of.setdefault(change.commit, []).append(change.path)
+    last_commit = {path: commit for commit in landing.commits for path in files_of.get(commit, ())}
     paths = sorted(last_commit)
     blobs = read_blobs(git_dir, [f"{update.new}:{p}" for p in paths])
     sources = [
@@ -158,12 +159,12 @@ def _ref_verdict(
         "pusher": _pusher_record(push),
         "options": list(push.options),
     }
-    mine = [c for c in changeset.changes if c.commit in reachable]
+    mine = [c for c in changeset.changes if c.commit in brought]
     findings.extend(change_findings(checker, git_dir, mine, changeset.commits, context, settings.limits))
     refusal = ""
     if protected and forced and not settings.allow_protected_force_push:
         refusal = f"force-pushing the protected ref {update.ref} is not allowed (it rewrites history)"
-    return RefVerdict(update, protected, forced, tuple(findings), commits, refusal)
+    return RefVerdict(update, protected, forced, tuple(findings), landing.commits, refusal)
 
 
 def commit_record(info: CommitInfo) -> dict[str, Any]:
@@ -224,7 +225,7 @@ def range_change_findings(checker: Checker, git_dir: str, base: str, head: str, 
         "old": old,
         "new": new,
         "forced": False,
-        "protected": is_protected(ref, settings),
+        "protected": is_protected(ref, settings.protected_refs),
         "pusher": {"name": "", "authenticated": False, "source": "range"},
         "options": [],
     }
@@ -317,29 +318,96 @@ def change_events(
     if not ids:
         return []
     infos = {c.id: c for c in commit_infos(git_dir, ids)}
-    events = []
+    return [
+        _change_event(f"change:{repo}:{change.commit}", repo, refs_of[change.commit], change,
+                      commit_record(infos[change.commit]), pusher, put_content, pushed_at)
+        for change in resource_changes(git_dir, ids, settings.limits, settings.exclude)
+    ]
+
+
+def landing_events(
+    git_dir: str,
+    repo: str,
+    landed: Sequence[Landing],
+    pusher: Mapping[str, Any],
+    settings: Settings,
+    put_content: Any,
+    pushed_at: str | None,
+) -> list[EventDraft]:
+    """The change events of a push that landed: per ref update, what it brought to its ref.
+
+    A commit new to the repository is recorded once, under the first ref that brings it, keyed
+    by commit as `change_events` (and so `auditsvc import`) keys it. A commit the repository had
+    that the update brings to its ref is recorded again under that ref, keyed by ref and commit.
+    A rewinding update first records the resources it takes back to the base (keyed by ref and
+    old..base, labelled with the new tip), so the ref's changes end in the tree it points to.
+    """
+    first_ref: dict[str, str] = {}
+    for landing in landed:
+        for commit in landing.commits:
+            if commit not in landing.known:
+                first_ref.setdefault(commit, landing.ref)
+    ids = list(dict.fromkeys(c for landing in landed for c in landing.commits))
+    infos = {c.id: c for c in commit_infos(git_dir, ids)}
+    changes_of: dict[str, list[ResourceChange]] = {}
     for change in resource_changes(git_dir, ids, settings.limits, settings.exclude):
-        info = infos[change.commit]
-        key = change.key
-        events.append(
-            EventDraft(
-                "change",
-                f"change:{repo}:{change.commit}:{change.path}:{key.api_version}/{key.kind}/{key.namespace}/{key.name}",
-                repo,
-                refs_of.get(change.commit),
-                change.commit,
-                {
-                    "op": change.op,
-                    "path": change.path,
-                    "old_path": change.old_path,
-                    "resource": {"apiVersion": key.api_version, "kind": key.kind, "namespace": key.namespace, "name": key.name},
-                    "before": put_content(change.before) if change.before is not None else None,
-                    "after": put_content(change.after) if change.after is not None else None,
-                    "diff": [dataclasses.asdict(d) for d in change.diff],
-                    **commit_record(info),
-                    "pusher": dict(pusher),
-                    **({"pushed_at": pushed_at} if pushed_at else {}),
-                },
+        changes_of.setdefault(change.commit, []).append(change)
+    events = []
+    for landing in landed:
+        if landing.rewinds:
+            rewind = {
+                "subject": f"force-push rewind of {landing.ref} from {landing.old} to {landing.base}",
+                "rewind": {"old": landing.old, "base": landing.base},
+            }
+            prefix = f"change:{repo}:{landing.ref}:{landing.old}..{landing.base}"
+            events.extend(
+                _change_event(prefix, repo, landing.ref, change, rewind, pusher, put_content, pushed_at)
+                for change in rewind_changes(git_dir, landing, settings.limits, settings.exclude)
             )
-        )
+        known = set(landing.known)
+        for commit in landing.commits:
+            if commit in known:
+                prefix = f"change:{repo}:{landing.ref}:{commit}"
+            elif first_ref[commit] == landing.ref:
+                prefix = f"change:{repo}:{commit}"
+            else:
+                continue  # new to the repository and recorded under an earlier ref of this push
+            record = commit_record(infos[commit])
+            events.extend(
+                _change_event(prefix, repo, landing.ref, change, record, pusher, put_content, pushed_at)
+                for change in changes_of.get(commit, ())
+            )
     return events
+
+
+def _change_event(
+    prefix: str,
+    repo: str,
+    ref: str | None,
+    change: ResourceChange,
+    record: Mapping[str, Any],
+    pusher: Mapping[str, Any],
+    put_content: Any,
+    pushed_at: str | None,
+) -> EventDraft:
+    """One change event; its natural key is prefix:path:apiVersion/kind/namespace/name."""
+    key = change.key
+    return EventDraft(
+        "change",
+        f"{prefix}:{change.path}:{key.api_version}/{key.kind}/{key.namespace}/{key.name}",
+        repo,
+        ref,
+        change.commit,
+        {
+            "op": change.op,
+            "path": change.path,
+            "old_path": change.old_path,
+            "resource": {"apiVersion": key.api_version, "kind": key.kind, "namespace": key.namespace, "name": key.name},
+            "before": put_content(change.before) if change.before is not None else None,
+            "after": put_content(change.after) if change.after is not None else None,
+            "diff": [dataclasses.asdict(d) for d in change.diff],
+            **record,
+            "pusher": dict(pusher),
+            **({"pushed_at": pushed_at} if pushed_at else {}),
+        },
+    )

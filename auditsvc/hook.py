@@ -191,20 +191,20 @@ def post_receive(settings: Settings, env: Mapping[str, str], stdin: TextIO, out:
     """Note what landed in the spool and start the recorder. Refs have moved; nothing can be refused."""
     import dataclasses
 
-    from auditsvc.changes import landed_refs
+    from auditsvc.changes import landings
     from auditsvc.spool import start_recorder, write_entry
 
     git_dir = env.get("GIT_DIR", ".")
     updates = read_updates(stdin)
     pusher = pusher_from_env(env, settings.pusher_variable)
     try:
-        refs_of = landed_refs(git_dir, updates)
+        landed = landings(git_dir, updates, settings.protected_refs)
         write_entry(
             git_dir,
             {
                 "repo": repository_name(env, git_dir),
                 "updates": [dataclasses.astuple(u) for u in updates],
-                "landed": list(refs_of.items()),
+                "landings": [dataclasses.asdict(landing) for landing in landed],
                 "pusher": dataclasses.asdict(pusher),
                 "pushed_at": time.time(),  # the refs moved now; the recorder may run later
             },
@@ -249,13 +249,17 @@ def _record_entry(settings: Settings, git_dir: str, entry: Mapping[str, Any]) ->
 
     from auditsvc.audit import open_log
     from auditsvc.audit.canonical import format_time
-    from auditsvc.gate import change_events
+    from auditsvc.gate import change_events, landing_events
+    from auditsvc.model import Landing
 
     repo = entry["repo"]
     with open_log(settings.db) as log:
-        landed = dict(entry["landed"])
         pushed_at = format_time(datetime.datetime.fromtimestamp(entry["pushed_at"], datetime.timezone.utc))
-        events = change_events(git_dir, repo, landed, entry["pusher"], settings, log.put_content, pushed_at)
+        if "landings" in entry:
+            landed = [Landing.from_record(record) for record in entry["landings"]]
+            events = landing_events(git_dir, repo, landed, entry["pusher"], settings, log.put_content, pushed_at)
+        else:  # spooled by an earlier version: the new commits, each with the first ref bringing it
+            events = change_events(git_dir, repo, dict(entry["landed"]), entry["pusher"], settings, log.put_content, pushed_at)
         seqs = log.append(events)
         log.checkpoint(repo)
     return {"recorded": len(set(seqs))}

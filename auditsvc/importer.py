@@ -120,14 +120,17 @@ def plan(git_dir: str, refs: Sequence[str] = ()) -> list[RefPlan]:
 
 
 def _recorded(conn: Any, repo: str, commits: Sequence[str]) -> dict[str, int]:
-    """How many change events each of these commits already has in the log (commits with none left out)."""
+    """How many change events keyed by commit (as `change_events` keys them) each of these commits
+    already has in the log, commits with none left out. The events a push records when it brings
+    a commit to one more ref (keyed by ref and commit, gate.landing_events) do not count."""
     found: dict[str, int] = {}
     for start in range(0, len(commits), _LOOKUP):
         chunk = list(commits[start : start + _LOOKUP])
-        marks = ",".join("?" * len(chunk))
+        marks = ",".join(f"?{n}" for n in range(3, len(chunk) + 3))
         for commit, count in conn.execute(
-            f'SELECT "commit", COUNT(*) FROM events WHERE "commit" IN ({marks}) AND type = \'change\' AND repo = ? GROUP BY "commit"',
-            [*chunk, repo],
+            f'SELECT "commit", COUNT(*) FROM events WHERE "commit" IN ({marks}) AND type = \'change\' AND repo = ?1 '
+            "AND substr(natural_key, 1, length(?2) + length(\"commit\") + 1) = ?2 || \"commit\" || ':' GROUP BY \"commit\"",
+            [repo, f"change:{repo}:", *chunk],
         ):
             found[commit] = count
     return found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, Literal
 
 Severity = Literal["deny", "warn"]
@@ -223,12 +222,45 @@ class ResourceChange:
 
 
 @dataclasses.dataclass(frozen=True)
+class Landing:
+    """What one ref update brings to its ref: the commits that become reachable from the ref
+    (oldest first; also commits other refs already had), and whether it rewinds the ref.
+
+    A create brings what no other ref had; a protected ref's create only hides the other
+    protected refs, so commits of unprotected branches are brought (and checked) again.
+    """
+
+    ref: str
+    old: str | None  # the commit the ref leaves (tags peeled); None for a create
+    new: str | None  # the commit the ref lands on (tags peeled); None for a delete
+    commits: tuple[str, ...]
+    known: tuple[str, ...]  # those of `commits` the repository had before the push
+    forced: bool  # not a fast-forward (creates and deletes: False; moving a tag of a tree: True)
+    base: str | None = None  # forced between commits: merge-base(old, new), or the empty tree when unrelated
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Landing:
+        """A Landing from dataclasses.asdict, through JSON (lists back to tuples)."""
+        return cls(**{**record, "commits": tuple(record["commits"]), "known": tuple(record["known"])})
+
+    @property
+    def rewinds(self) -> bool:
+        """The ref drops commits: its resources go back to `base` before `commits` apply."""
+        return self.base is not None
+
+
+@dataclasses.dataclass(frozen=True)
 class Changeset:
     """Everything a push (or a commit range) brings: built once, judged and recorded by every door."""
 
     repo: str
     updates: tuple[RefUpdate, ...]
-    commits: tuple[CommitInfo, ...]  # new commits, topological order, oldest first
-    files: tuple[FileChange, ...]  # the manifest files they change, in commit order
-    changes: tuple[ResourceChange, ...]  # in commit order
-    forced: Mapping[str, bool]  # ref -> the update is not a fast-forward (creates and deletes: False)
+    commits: tuple[CommitInfo, ...]  # commits the updates bring to their refs, each once, each ref's oldest first
+    files: tuple[FileChange, ...]  # the manifest files they change, in the order of commits
+    changes: tuple[ResourceChange, ...]  # in the order of commits
+    landings: tuple[Landing, ...]  # per ref update, in order
+
+    @property
+    def forced(self) -> dict[str, bool]:
+        """ref -> the update is not a fast-forward."""
+        return {landing.ref: landing.forced for landing in self.landings}

@@ -29,10 +29,13 @@ when there are none), in write transactions of about a second at most, so hooks 
 the write lock are not held up; the first query on a large log that was never indexed builds
 the whole index (about 100 s per million change events measured here).
 
-Limits. Change events are keyed by commit and name the ref that first brought the commit, so a
-ref fast-forwarded onto commits another ref brought has no changes of its own under that ref
-(state with --ref then lacks them), and changes of commits later dropped by a force push stay
-in the log. Creating or deleting a resource is a change of no field (--field matches diffs).
+Refs. A change event names the ref it landed on (gate.landing_events): a commit new to the
+repository under the first ref that brought it; a commit brought to another ref later, again
+under that ref; a force push's rewind to the merge base under its ref, labelled with the new tip.
+So a stream's last change is what its ref holds. Limits: a ref created at commits other refs
+already hold has no changes of its own for them (state with --ref shows what it received since),
+and a deleted ref keeps its last state. Creating or deleting a resource is a change of no field
+(--field matches diffs).
 """
 
 from __future__ import annotations
@@ -543,7 +546,7 @@ class Change:
     committed_at = property(lambda self: self._fields[8] or None, doc="the committer time")
     imported = property(lambda self: self._fields[9] == "1", doc="recorded by `auditsvc import`, pusher unknown")
     repo = property(lambda self: self._stream[3] or None)
-    ref = property(lambda self: self._stream[4] or None, doc="the ref that first brought the commit")
+    ref = property(lambda self: self._stream[4] or None, doc="the ref the change landed on")
 
     @property
     def restores(self) -> Change | None:
@@ -1061,17 +1064,23 @@ class State:
         }
 
 
-def _latest_change_of(conn: sqlite3.Connection, commit: str) -> tuple[int, int] | None:
+def _latest_change_of(conn: sqlite3.Connection, commit: str, rids: list[int] | None) -> tuple[int, int] | None:
+    streams = "" if rids is None else f" AND c.rid IN ({_in(rids)})"
     row = conn.execute(
-        f"SELECT c.at, c.seq FROM change_index c WHERE c.seq IN ({_CHANGES_OF_COMMIT}) ORDER BY c.at DESC, c.seq DESC LIMIT 1",
+        f"SELECT c.at, c.seq FROM change_index c WHERE c.seq IN ({_CHANGES_OF_COMMIT}){streams} "
+        "ORDER BY c.at DESC, c.seq DESC LIMIT 1",
         [commit],
     ).fetchone()
     return None if row is None else (row[0], row[1])
 
 
-def _cutoff_of_commit(conn: sqlite3.Connection, commit: str) -> tuple[int, int]:
-    """(time, seq) such that the changes up to and including this commit's are at or before it."""
-    row = _latest_change_of(conn, commit)
+def _cutoff_of_commit(conn: sqlite3.Connection, commit: str, rids: list[int] | None) -> tuple[int, int]:
+    """(time, seq) such that the changes up to and including this commit's are at or before it.
+
+    rids: the streams asked about (None: all). A commit brought to several refs has changes on
+    each of them, at different times: the cutoff is where it landed on the streams asked about.
+    """
+    row = _latest_change_of(conn, commit, rids)
     if row is not None:
         return row
     # No change of its own: the commit before it in the push that brought it, or that push's time.
@@ -1086,7 +1095,7 @@ def _cutoff_of_commit(conn: sqlite3.Connection, commit: str) -> tuple[int, int]:
         brought = body.get("commits") or []
         earlier = brought[: brought.index(commit)] if commit in brought else []
         for previous in reversed(earlier):
-            found = _latest_change_of(conn, previous)
+            found = _latest_change_of(conn, previous, rids)
             if found is not None:
                 return found
         pushed = _at(recorded_at)
@@ -1113,12 +1122,12 @@ def state(log: Any, at: str | datetime.datetime, repo: str | None = None, ref: s
                 parse_time(at)  # digits only, such as 20260131: a time after all
             except ConfigError:
                 raise AuditError(f"nothing is recorded for commit {at.strip()}") from None
+    rids = _streams(conn, repo=repo, ref=ref)
     if commit is not None:
-        cut_time, cut_seq = _cutoff_of_commit(conn, commit)
+        cut_time, cut_seq = _cutoff_of_commit(conn, commit, rids)
     else:
         cut_time, cut_seq = _micros(parse_time(at)), _INFINITE_SEQ
     shown = format_time(_EPOCH + datetime.timedelta(microseconds=cut_time))
-    rids = _streams(conn, repo=repo, ref=ref)
     streams = "change_index_streams s" + ("" if rids is None else f" WHERE s.rid IN ({_in(rids)})")
     latest = [
         row[0]

@@ -48,9 +48,9 @@ def record_push(settings: Settings, hosted: HostedPush) -> dict[str, Any]:
 
     Runs git with the quarantine in this process's environment: call it in a child process.
     """
-    from auditsvc.changes import crd_sources, landed_refs
+    from auditsvc.changes import crd_sources, landings
     from auditsvc.check import Checker, find_crds
-    from auditsvc.gate import Push, change_events, decide, decision_events
+    from auditsvc.gate import Push, decide, decision_events, landing_events
 
     config = settings.repositories.get(hosted.repo)
     if not isinstance(config, Mapping) or not config.get("url"):
@@ -65,8 +65,8 @@ def record_push(settings: Settings, hosted: HostedPush) -> dict[str, Any]:
             pusher = hosted.pusher_record
             pushes = [_landed(draft, pusher) for draft in decision_events(decision, checker.provenance())]
             with open_log(settings.db) as log:
-                landed = landed_refs(git_dir, [update])
-                changes = change_events(git_dir, hosted.repo, landed, pusher, settings, log.put_content, hosted.pushed_at)
+                landed = landings(git_dir, [update], settings.protected_refs)
+                changes = landing_events(git_dir, hosted.repo, landed, pusher, settings, log.put_content, hosted.pushed_at)
                 failures = [f for verdict in decision.verdicts for f in verdict.failures]
                 violations = violation_events(hosted, changes, failures)
                 seqs = log.append([*pushes, *changes, *violations])
@@ -103,8 +103,8 @@ def violation_events(hosted: HostedPush, changes: Sequence[EventDraft], failures
         events.append(
             EventDraft(
                 "violation",
-                f"violation:{hosted.repo}:{change.commit}:{change.body['path']}:"
-                f"{resource['apiVersion']}/{resource['kind']}/{resource['namespace']}/{resource['name']}",
+                "violation:" + change.natural_key.removeprefix("change:"),  # per ref where the change is
+
                 hosted.repo,
                 change.ref,
                 change.commit,

@@ -1,13 +1,13 @@
 """post-receive's durable queue: what landed is noted in milliseconds and recorded in the background.
 
 post-receive cannot refuse anything (the refs have moved) and the pusher waits for it, so it only
-notes what landed -- the commits each updated ref made reachable, computed at once, before another
-push moves other refs -- in one fsynced file under GIT_DIR/auditsvc-spool/, and starts
+notes what landed -- per updated ref, the commits the update brought to it and any rewind
+(changes.landings), computed at once, before another push moves other refs -- in one fsynced file under GIT_DIR/auditsvc-spool/, and starts
 `auditsvc hook record` detached. The recorder holds the spool lock, records the entries oldest
 first (change events, then a signed checkpoint) and deletes each entry once its events are
 committed. An entry whose recording fails stays where it is: the next recorder (every push starts
 one, and `auditsvc hook record GIT_DIR` can be run by hand) tries again, and replays add nothing
-(events are keyed by commit). The reason of the last failure is kept in recorder.log beside it.
+(events have natural keys). The reason of the last failure is kept in recorder.log beside it.
 """
 
 from __future__ import annotations

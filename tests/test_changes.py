@@ -21,7 +21,7 @@ from auditsvc.changes import (
     commit_infos,
     file_changes,
     is_fast_forward,
-    new_commits,
+    landings,
     peel,
     resource_changes,
 )
@@ -185,6 +185,26 @@ def test_branch_created_at_an_existing_commit_brings_nothing(work_repo: Path, se
     assert changeset.updates[0].is_create and changeset.forced == {"refs/heads/release/1": False}
 
 
+def test_landings_bring_known_commits_to_a_ref_and_name_a_rewind(work_repo: Path, server: Server) -> None:
+    base = commit(work_repo, {"a.yaml": cm("a", "1")}, "base")
+    server.push(work_repo, "refs/heads/main")
+    git(work_repo, "checkout", "-q", "-b", "feature")
+    topic = commit(work_repo, {"a.yaml": cm("a", "2")}, "topic")
+    server.push(work_repo, "refs/heads/feature")
+    git(work_repo, "branch", "-f", "main", "feature")
+    git(work_repo, "branch", "release/1")
+    git(work_repo, "branch", "scratch")
+    updates = server.updates(work_repo, "refs/heads/main", "refs/heads/release/1", "refs/heads/scratch")
+    main, release, scratch = landings(server.repo, updates, ["refs/heads/main", "refs/heads/release/*"])
+    assert (main.commits, main.known, main.forced, main.rewinds) == ((topic,), (topic,), False, False)
+    assert release.commits == (topic,)  # a protected ref created at a warn-only branch's commit
+    assert scratch.commits == ()  # a warn-only ref created where another ref already is
+    server.push(work_repo, "refs/heads/main")
+    git(work_repo, "branch", "-f", "main", base)
+    [rewind] = landings(server.repo, server.updates(work_repo, "refs/heads/main"))
+    assert (rewind.commits, rewind.forced, rewind.old, rewind.new, rewind.base) == ((), True, topic, base, base)
+
+
 def test_delete_brings_nothing(work_repo: Path, server: Server) -> None:
     commit(work_repo, {"a.yaml": cm("a", "1")}, "base")
     git(work_repo, "branch", "old")
@@ -192,7 +212,7 @@ def test_delete_brings_nothing(work_repo: Path, server: Server) -> None:
     changeset = server.push(work_repo, delete=("refs/heads/old",))
     assert changeset.commits == () and changeset.changes == ()
     assert changeset.updates[0].is_delete and changeset.forced == {"refs/heads/old": False}
-    assert new_commits(server.repo, changeset.updates) == []
+    assert changeset.landings[0].commits == ()
     assert server.ref("refs/heads/old") is None
 
 
@@ -206,7 +226,7 @@ def test_annotated_tag_of_a_new_commit_is_peeled(work_repo: Path, server: Server
     updates = server.updates(work_repo, "refs/tags/v1")
     server.stage(work_repo)
     assert peel(server.repo, [tag_id, tip, "0" * 40, "f" * 40]) == {tag_id: tip, tip: tip, "0" * 40: None, "f" * 40: None}
-    assert new_commits(server.repo, updates) == [tip]
+    assert [landing.commits for landing in landings(server.repo, updates)] == [(tip,)]
     changeset = server.push(work_repo, "refs/tags/v1")
     assert changeset.updates[0].is_tag and subjects(changeset) == ["release"]
     assert summary(changeset) == [("modified", "a.yaml", "ConfigMap/a")]

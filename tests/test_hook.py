@@ -291,7 +291,9 @@ def test_a_push_whose_recording_fails_stays_spooled_and_is_recorded_later(server
         assert time.monotonic() < deadline
         time.sleep(0.05)
     [entry] = [p for p in spool.iterdir() if p.suffix == ".json"]
-    assert json.loads(entry.read_text())["landed"] == [[second, "refs/heads/main"]]
+    assert json.loads(entry.read_text())["landings"] == [
+        {"ref": "refs/heads/main", "old": first, "new": second, "commits": [second], "known": [], "forced": False, "base": None}
+    ]
     old = time.time() - 120
     os.utime(entry, (old, old))
 
@@ -319,3 +321,117 @@ def test_record_by_hand_reports_what_it_cannot_record(server, run_cli):
     assert "Traceback" not in proc.stderr
     (spool / "00000000000000000001-1.json").unlink()
     assert run_cli("hook", "record", str(server.git_dir), "--config", str(server.config)).returncode == 0
+
+
+# --- what each ref update brings to its ref -------------------------------------------------
+
+
+def api(template: str, image: str) -> str:
+    return template.format(image=image).replace("name: web", "name: api")
+
+
+def replay_post_receive(server: Server, old: str, new: str, ref: str) -> None:
+    env = clean_env(GIT_DIR=str(server.git_dir))
+    hook = server.git_dir / "hooks" / "post-receive"
+    subprocess.run([str(hook)], input=f"{old} {new} {ref}\n", text=True, env=env, capture_output=True, check=True)
+    server.recorded()
+
+
+def tree_resources(git_dir: Path, rev: str) -> dict[tuple[str, str, str], dict]:
+    """Every resource of the manifests at rev, by (kind, namespace, name)."""
+    import yaml
+
+    found = {}
+    for path in git(git_dir, "ls-tree", "-r", "--name-only", rev).split():
+        if path.endswith((".yaml", ".yml")):
+            for doc in yaml.safe_load_all(git(git_dir, "show", f"{rev}:{path}")):
+                found[(doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])] = doc
+    return found
+
+
+def state_resources(server: Server, ref: str) -> dict[tuple[str, str, str], dict]:
+    with server.log() as log:
+        found = queries.state(log, "2999-01-01", ref=ref).resources
+    return {(r.resource["kind"], r.resource["namespace"], r.resource["name"]): r.content for r in found}
+
+
+def test_a_protected_ref_moved_onto_commits_of_a_warn_only_branch_checks_them(tmp_path):
+    server = Server(tmp_path, {"protected_refs": ["refs/heads/main", "refs/heads/release/*"], "allow_protected_force_push": True})
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main")
+    git(server.work, "checkout", "-q", "-b", "feature")
+    bad = server.commit({"apps/api.yaml": api(ROOT, "nginx:1.27")}, "api as root")
+    warned = server.push("origin", "feature")
+    assert warned.returncode == 0 and "refs/heads/feature (warn-only): accepted" in warned.stderr
+    for target in ("refs/heads/main", "refs/heads/release/1"):  # fast-forward; create at the branch's tip
+        proc = server.push("origin", f"feature:{target}")
+        assert proc.returncode != 0, target
+        assert f"{target} (enforced): REFUSED" in proc.stderr
+        assert f"FAIL apps/api.yaml:1 [commit {bad[:12]}] main.deny: Deployment/shop/api: Containers must not run as root" in proc.stderr
+        [refused] = [p for p in server.events("push") if p["ref"] == target and p["commit"] == bad]
+        assert refused["accepted"] is False and refused["commits"] == [bad]
+    assert git(server.git_dir, "for-each-ref", "--format=%(refname)") == "refs/heads/feature\nrefs/heads/main"
+    git(server.work, "checkout", "-q", "-b", "clean", "main")
+    fine = server.commit({"apps/api.yaml": api(GOOD, "nginx:1.27")}, "api")
+    server.ok("origin", "clean")
+    server.ok("origin", "clean:main")
+    [landed] = [p for p in server.events("push") if p["ref"] == "refs/heads/main" and p["commit"] == fine]
+    assert landed["accepted"] is True and landed["commits"] == [fine] and landed["findings"] == []
+    forced = server.push("--force", "origin", "feature:main")  # allowed to force-push, not to skip the check
+    assert forced.returncode != 0 and f"FAIL apps/api.yaml:1 [commit {bad[:12]}] main.deny" in forced.stderr
+
+
+def test_a_fast_forward_onto_another_branch_records_its_changes_under_the_ref(server, run_cli):
+    first = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main", user="alice")
+    git(server.work, "checkout", "-q", "-b", "feature")
+    bump = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "bump web")
+    added = server.commit({"apps/api.yaml": api(GOOD, "nginx:1.27")}, "add api")
+    server.ok("origin", "feature", user="bob")
+    server.ok("origin", "feature:main", user="alice")
+    with server.log() as log:
+        state = queries.state(log, added, ref="main")
+        assert [(r.label, r.commit) for r in state.resources] == [("Deployment/shop/api", added), ("Deployment/shop/web", bump)]
+        assert state.resources[1].content["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+        history = queries.history(log, "Deployment", "shop", "web")
+        assert [(c.ref, c.commit, c.op, c.pusher_name) for c in history] == [
+            ("refs/heads/main", first, "created", "alice"),
+            ("refs/heads/feature", bump, "modified", "bob"),
+            ("refs/heads/main", bump, "modified", "alice"),  # the same commit, landed on main by alice's push
+        ]
+    assert state_resources(server, "main") == tree_resources(server.git_dir, "main")
+    before = server.events()
+    replay_post_receive(server, first, added, "refs/heads/main")
+    assert run_cli("hook", "record", str(server.git_dir), "--config", str(server.config)).returncode == 0
+    assert server.events() == before
+    assert server.verify().startswith("audit log verified")
+
+
+def test_a_force_push_records_the_rewind_so_the_refs_state_is_its_new_tree(tmp_path):
+    server = Server(tmp_path, {"allow_protected_force_push": True})
+    first = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main")
+    dropped = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28"), "apps/api.yaml": api(GOOD, "nginx:1.1")}, "bump, api")
+    server.ok("origin", "main")
+    server.ok("--force", "origin", "HEAD~1:main", user="alice")  # the emergency rollback
+    assert state_resources(server, "main") == tree_resources(server.git_dir, first)
+    with server.log() as log:
+        web = queries.history(log, "Deployment", "shop", "web")
+        api_history = queries.history(log, "Deployment", "shop", "api")
+    assert [(c.op, c.commit) for c in web] == [("created", first), ("modified", dropped), ("modified", first)]
+    rewind = web[-1]
+    assert rewind.pusher_name == "alice" and rewind.subject == f"force-push rewind of refs/heads/main from {dropped} to {first}"
+    assert rewind.restores is not None and rewind.restores.commit == first  # a rollback
+    assert [(c.op, c.commit) for c in api_history] == [("created", dropped), ("deleted", first)]
+    # Rewritten: back to the merge base, then the new commit.
+    git(server.work, "reset", "-q", "--hard", first)
+    rewritten = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.29")}, "bump again")
+    git(server.work, "reset", "-q", "--hard", dropped)
+    server.ok("origin", "main")  # fast-forward back onto the dropped commit
+    git(server.work, "reset", "-q", "--hard", rewritten)
+    server.ok("--force", "origin", "main")
+    assert state_resources(server, "main") == tree_resources(server.git_dir, rewritten)
+    before = server.events()
+    replay_post_receive(server, dropped, rewritten, "refs/heads/main")
+    assert server.events() == before
+    assert server.verify().startswith("audit log verified")

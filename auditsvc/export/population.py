@@ -4,7 +4,7 @@ Each change event of the period gets, from the rest of the log (looked up a page
 time, so memory stays bounded however long the period):
 
 - its policy verdict: from the push event(s) that brought its commit (as their tip or among
-  their `commits`; the query index maps the latter) and that push's findings for the change's
+  their `commits`; the query index maps the latter), those of its ref first, and that push's findings for the change's
   file, or, for changes seen by a webhook (no push decision), the violation events of its
   commit and file; imported history was never checked;
 - the override of that push (its stated reason), if one was used;
@@ -161,8 +161,10 @@ def _override_key(push: Event) -> str | None:
 
 
 def _landing_push(change: Event, pushes: list[Event]) -> Event | None:
-    """The push decision under which the change landed: the last accepted one recorded before it."""
+    """The push decision under which the change landed: the last accepted one recorded before it,
+    of the change's ref if one is (a commit can land on several refs, each judged for its ref)."""
     before = [p for p in pushes if p.seq < change.seq]
+    before = [p for p in before if p.ref == change.ref] or before
     accepted = [p for p in before if p.body.get("accepted")]
     return (accepted or before or [None])[-1]
 

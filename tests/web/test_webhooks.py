@@ -110,6 +110,36 @@ def test_branches_tags_deletes_and_out_of_order_deliveries(service: Service, rem
     assert service.verify().startswith("audit log verified")
 
 
+def test_main_fast_forwarded_onto_a_branch_is_judged_and_recorded_for_main(service: Service, remote: Remote) -> None:
+    from auditsvc import queries
+    from auditsvc.audit import open_log
+
+    good = remote.commit({"apps/web.yaml": deployment("web")}, "good")
+    main_0 = remote.push()
+    bad = remote.commit({"apps/api.yaml": bad_deployment("api")}, "bad")
+    feature = remote.push("refs/heads/feature")
+    main_1 = remote.push()  # fast-forward main onto the feature branch's commit
+    for ref, (before, after), pusher in (("refs/heads/main", main_0, "ada"), ("refs/heads/feature", feature, "bob"),
+                                         ("refs/heads/main", main_1, "ada")):
+        deliver(service, "github", push_payload("github", ref, before, after, pusher=pusher))
+        assert service.wait_idle()["failed"] == 0  # in order: each delivery judged against the mirror as it was
+    main_push = service.events("push")[-1]
+    assert (main_push["ref"], main_push["commits"]) == ("refs/heads/main", [bad])
+    assert {f["rule"] for f in main_push["findings"]} == {"main.deny", "main.deny_latest"}
+    changes = [(c["ref"], c["commit"], c["resource"]["name"], c["pusher"]["name"]) for c in service.events("change")]
+    assert changes == [("refs/heads/main", good, "web", "ada"), ("refs/heads/feature", bad, "api", "bob"),
+                       ("refs/heads/main", bad, "api", "ada")]
+    assert [(v["ref"], v["commit"]) for v in service.events("violation")] == [("refs/heads/feature", bad), ("refs/heads/main", bad)]
+    with open_log(service.url) as log:
+        state = queries.state(log, bad, ref="main")
+    assert [r.label for r in state.resources] == ["Deployment/shop/api", "Deployment/shop/web"]
+    recorded = service.events()
+    deliver(service, "github", push_payload("github", "refs/heads/main", *main_1, pusher="ada"))  # a host retry
+    service.wait_idle()
+    assert service.events() == recorded
+    assert service.verify().startswith("audit log verified")
+
+
 def test_ping_and_other_events_record_nothing(service: Service) -> None:
     import hashlib
     import hmac
