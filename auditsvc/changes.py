@@ -143,12 +143,14 @@ def is_fast_forward(repo: str, old: str, new: str) -> bool:
     raise GitError(f"git merge-base failed in {repo}: {message[-1] if message else 'no output'}")
 
 
-def rev_list(git_dir: str, tips: Sequence[str], hidden: Sequence[str]) -> list[str]:
-    """Commits reachable from tips and not from hidden, oldest first (topological)."""
+def rev_list(git_dir: str, tips: Sequence[str], hidden: Sequence[str], first_parent: bool = False) -> list[str]:
+    """Commits reachable from tips and not from hidden, oldest first (topological); with
+    first_parent only those on the first-parent line of each tip."""
     if not tips:
         return []
     stdin = "\n".join([*tips, *(f"^{oid}" for oid in hidden)]) + "\n"  # git 2.39 knows no --not on stdin
-    return git(git_dir, "rev-list", "--topo-order", "--reverse", "--stdin", input=stdin.encode()).decode().split()
+    walk = ["--first-parent"] if first_parent else []
+    return git(git_dir, "rev-list", *walk, "--topo-order", "--reverse", "--stdin", input=stdin.encode()).decode().split()
 
 
 def _tips_before(repo: str, updates: Sequence[RefUpdate]) -> dict[str, str]:
@@ -198,11 +200,12 @@ def landings(repo: str, updates: Sequence[RefUpdate], protected_refs: Sequence[s
             ]
         commits = tuple(rev_list(repo, [new], hidden)) if new else ()
         known = tuple(c for c in commits if c not in unknown)
+        mainline = [c for c in rev_list(repo, [new], hidden, first_parent=True) if c not in unknown] if known else []
         moved = not (u.is_create or u.is_delete or u.old == u.new)
         # A tag of a tree or blob has no history: moving it is a rewrite.
         forced = moved and (not is_fast_forward(repo, old, new) if old and new else True)
         base = _rewind_base(repo, old, new) if forced and old and new else None
-        result.append(Landing(u.ref, old, new, commits, known, forced, base))
+        result.append(Landing(u.ref, old, new, commits, known, tuple(mainline), forced, base))
     return result
 
 

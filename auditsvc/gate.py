@@ -125,8 +125,9 @@ def _ref_verdict(
     update: RefUpdate,
     landing: Landing,
 ) -> RefVerdict:
-    """Checks the files and resource changes of every commit the update brings to its ref, also
-    commits the repository already had (a protected ref fast-forwarded onto a warn-only branch)."""
+    """Checks the files and resource changes of the commits the update brings to its ref: for a
+    protected ref also commits the repository already had (fast-forwarded onto a warn-only
+    branch); a warn-only ref is not warned again about commits another ref brought."""
     protected = is_protected(update.ref, settings.protected_refs)
     forced = landing.forced
     if update.is_delete:
@@ -134,7 +135,7 @@ def _ref_verdict(
         if protected and not settings.allow_protected_delete:
             refusal = f"deleting the protected ref {update.ref} is not allowed"
         return RefVerdict(update, protected, False, (), (), refusal)
-    brought = set(landing.commits)
+    brought = set(landing.commits) if protected else set(landing.commits) - set(landing.known)
     files_of: dict[str, list[str]] = {}
     for change in changeset.files:
         if change.commit in brought:
@@ -338,7 +339,8 @@ def landing_events(
 
     A commit new to the repository is recorded once, under the first ref that brings it, keyed
     by commit as `change_events` (and so `auditsvc import`) keys it. A commit the repository had
-    that the update brings to its ref is recorded again under that ref, keyed by ref and commit.
+    that the update brings to its ref's first-parent line is recorded again under that ref,
+    keyed by ref and commit (a merge brings the rest: its first-parent diff holds them).
     A rewinding update first records the resources it takes back to the base (keyed by ref and
     old..base, labelled with the new tip), so the ref's changes end in the tree it points to.
     """
@@ -364,10 +366,12 @@ def landing_events(
                 _change_event(prefix, repo, landing.ref, change, rewind, pusher, put_content, pushed_at)
                 for change in rewind_changes(git_dir, landing, settings.limits, settings.exclude)
             )
-        known = set(landing.known)
+        known, mainline = set(landing.known), set(landing.known_mainline)
         for commit in landing.commits:
-            if commit in known:
+            if commit in mainline:
                 prefix = f"change:{repo}:{landing.ref}:{commit}"
+            elif commit in known:
+                continue  # merged in from another ref: the merge's own change holds it
             elif first_ref[commit] == landing.ref:
                 prefix = f"change:{repo}:{commit}"
             else:

@@ -59,7 +59,7 @@ from auditsvc.audit.sqlite import SqliteAuditLog
 from auditsvc.config import default_cache_dir
 from auditsvc.errors import AuditError, ConfigError
 
-INDEX_VERSION = "10"
+INDEX_VERSION = "11"
 DEFAULT_LIMIT = 100
 _CHUNK = 10_000  # events indexed per write transaction at first
 _MAX_CHUNK = 200_000
@@ -178,13 +178,16 @@ ORDER BY 1, 2
 """
 # A rollback: a change whose contents equal an earlier version of the same resource (same repo,
 # ref and apiVersion) records the latest earlier change that produced that version. A rename
-# without edits keeps its contents and restores nothing.
+# without edits keeps its contents and restores nothing; nor does a change to the version the
+# stream already had (a merge whose side branch's commit was recorded on the same ref).
 _INDEX_RESTORES = """
 UPDATE change_index AS c SET restores = (
     SELECT p.seq FROM change_index p
     WHERE p.rid = c.rid AND p.after_key = c.after_key AND (p.at, p.seq) < (c.at, c.seq)
     ORDER BY p.at DESC, p.seq DESC LIMIT 1)
 WHERE c.seq IN (SELECT seq FROM temp.change_index_chunk) AND c.after_key IS NOT NULL AND c.before_key IS NOT c.after_key
+  AND (SELECT q.after_key FROM change_index q WHERE q.rid = c.rid AND (q.at, q.seq) < (c.at, c.seq)
+       ORDER BY q.at DESC, q.seq DESC LIMIT 1) IS NOT c.after_key
 """
 # ... and the changes it rolled back (those between the restored version and it) record the first
 # rollback, in the streams where this chunk brought one.

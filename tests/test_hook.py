@@ -292,7 +292,7 @@ def test_a_push_whose_recording_fails_stays_spooled_and_is_recorded_later(server
         time.sleep(0.05)
     [entry] = [p for p in spool.iterdir() if p.suffix == ".json"]
     assert json.loads(entry.read_text())["landings"] == [
-        {"ref": "refs/heads/main", "old": first, "new": second, "commits": [second], "known": [], "forced": False, "base": None}
+        {"ref": "refs/heads/main", "old": first, "new": second, "commits": [second], "known": [], "known_mainline": [], "forced": False, "base": None}
     ]
     old = time.time() - 120
     os.utime(entry, (old, old))
@@ -435,3 +435,35 @@ def test_a_force_push_records_the_rewind_so_the_refs_state_is_its_new_tree(tmp_p
     replay_post_receive(server, dropped, rewritten, "refs/heads/main")
     assert server.events() == before
     assert server.verify().startswith("audit log verified")
+
+
+def test_a_merge_records_the_side_branch_once_on_the_ref_and_no_rollback(server):
+    first = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main", user="alice")
+    git(server.work, "checkout", "-q", "-b", "feature")
+    bump = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "bump web")
+    server.ok("origin", "feature", user="bob")
+    git(server.work, "checkout", "-q", "main")
+    git(server.work, "merge", "-q", "--no-ff", "-m", "merge feature", "feature")
+    merge = git(server.work, "rev-parse", "HEAD")
+    server.ok("origin", "main", user="alice")
+    # A side branch never pushed on its own, merged and pushed with the merge.
+    git(server.work, "checkout", "-q", "-b", "side")
+    side = server.commit({"apps/api.yaml": api(GOOD, "nginx:1.27")}, "add api")
+    git(server.work, "checkout", "-q", "main")
+    git(server.work, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    merge_side = git(server.work, "rev-parse", "HEAD")
+    server.ok("origin", "main", user="carol")
+    with server.log() as log:
+        web = queries.history(log, "Deployment", "shop", "web")
+        api_history = queries.history(log, "Deployment", "shop", "api")
+        rollbacks = queries.changes(log, rollbacks=True)
+    # main's step is the merge (its first-parent diff); feature's commit stays feature's.
+    assert [(c.ref, c.commit, c.pusher_name) for c in web] == [
+        ("refs/heads/main", first, "alice"),
+        ("refs/heads/feature", bump, "bob"),
+        ("refs/heads/main", merge, "alice"),
+    ]
+    assert [(c.ref, c.commit) for c in api_history] == [("refs/heads/main", side), ("refs/heads/main", merge_side)]
+    assert rollbacks == []  # the merge brings the version the side commit already recorded on main
+    assert state_resources(server, "main") == tree_resources(server.git_dir, "main")
