@@ -275,8 +275,6 @@ def file_changes(repo: str, ids: Sequence[str], exclude: Sequence[str] = ()) -> 
     return _raw_file_changes(raw, exclude)
 
 
-
-
 def _raw_file_changes(raw: bytes, exclude: Sequence[str], commit: str = "") -> list[FileChange]:
     """FileChanges of `git diff-tree -r -z --raw` output: a --stdin run names each commit before its records."""
     fields = raw.decode("utf-8", "surrogateescape").split("\0")
