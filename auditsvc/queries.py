@@ -1209,7 +1209,7 @@ def _push_line(event: Event, overridden: bool = False) -> list[str]:
     brought = body.get("commits") or []
     line = f"push      {_seconds(event.recorded_at)}  {event.ref}  {verdict}  by {who}  {old}..{new}"
     if brought:
-        line += f"  {len(brought)} new commit{'' if len(brought) == 1 else 's'}"
+        line += f"  brings {len(brought)} commit{'' if len(brought) == 1 else 's'}"
     if flags:
         line += f"  [{', '.join(flags)}]"
     lines = [line]
