@@ -28,11 +28,12 @@ events they are derived from, and `rebuild_index` replaces anything done to them
 Before each query the events appended since the last indexed seq are indexed (two point reads
 when there are none), in write transactions of about a second at most, so hooks waiting for
 the write lock are not held up; the first query on a large log that was never indexed builds
-the whole index (about 100 s per million change events measured here).
+the whole index (60-110 s per million change events measured here).
 
 Refs. A change event names the ref it landed on (gate.landing_events): a commit new to the
-repository under the first ref that brought it; a commit brought to another ref later, again
-under that ref; a force push's rewind to the merge base under its ref, labelled with the new tip.
+repository under the first ref that brought it; a commit brought later to another ref's
+first-parent line (a fast-forward), again under that ref (a merge's own diff holds the commits
+it merged); a force push's rewind to the merge base under its ref, labelled with the new tip.
 So a stream's last change is what its ref holds. Limits: a ref created at commits other refs
 already hold has no changes of its own for them (state with --ref shows what it received since),
 and a deleted ref keeps its last state. Creating or deleting a resource is a change of no field
