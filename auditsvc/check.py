@@ -6,12 +6,10 @@ forked worker processes that inherit the compiled state.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime
 import hashlib
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -268,6 +266,10 @@ def run_check(checker: Checker, sources: Sequence[Source], workers: int = 0) -> 
     workers = workers or os.cpu_count() or 1
     results: Iterable[tuple[list[Finding], int]]
     if workers > 1 and sum(map(_size, sources)) >= PARALLEL_MIN_BYTES:
+        # Imported here: a hook checks a handful of files and should not pay ~15 ms for them.
+        import concurrent.futures
+        import multiprocessing
+
         _worker_checker = checker  # forked workers inherit it, compiled
         context = multiprocessing.get_context("fork")
         try:
