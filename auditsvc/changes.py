@@ -397,13 +397,17 @@ def _resource_changes_of(repo: str, files: Sequence[FileChange], limits: Limits)
     return out
 
 
+def tree_changes(repo: str, old: str, new: str, label: str, exclude: Sequence[str] = ()) -> list[FileChange]:
+    """Manifest files that differ between two commits' trees, as FileChanges of commit `label`."""
+    return _raw_file_changes(git(repo, "diff-tree", "-r", "-z", "--raw", "-M", old, new), exclude, commit=label)
+
+
 def rewind_changes(repo: str, landing: Landing, limits: Limits = Limits(), exclude: Sequence[str] = ()) -> list[ResourceChange]:
     """What a rewinding update (landing.rewinds) does to its ref's resources before its commits
     apply: the tree diff from the old commit back to the base, labelled with the new tip."""
     if landing.old is None or landing.base is None or landing.new is None:
         return []
-    raw = git(repo, "diff-tree", "-r", "-z", "--raw", "-M", landing.old, landing.base)
-    return _resource_changes_of(repo, _raw_file_changes(raw, exclude, commit=landing.new), limits)
+    return _resource_changes_of(repo, tree_changes(repo, landing.old, landing.base, landing.new, exclude), limits)
 
 
 def build_changeset(

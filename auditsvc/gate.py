@@ -25,6 +25,7 @@ from auditsvc.changes import (
     resource_changes,
     rev_list,
     rewind_changes,
+    tree_changes,
 )
 from auditsvc.config import Settings
 from auditsvc.identity import PushCertificate, Pusher
@@ -127,7 +128,8 @@ def _ref_verdict(
 ) -> RefVerdict:
     """Checks the files and resource changes of the commits the update brings to its ref: for a
     protected ref also commits the repository already had (fast-forwarded onto a warn-only
-    branch); a warn-only ref is not warned again about commits another ref brought."""
+    branch) and every file its tree changes (a force push back to an older commit brings no
+    commit); a warn-only ref is not warned again about commits another ref brought."""
     protected = is_protected(update.ref, settings.protected_refs)
     forced = landing.forced
     if update.is_delete:
@@ -141,6 +143,12 @@ def _ref_verdict(
         if change.commit in brought:
             files_of.setdefault(change.commit, []).append(change.path)
     last_commit = {path: commit for commit in landing.commits for path in files_of.get(commit, ())}
+    if protected and landing.old and landing.new:
+        # What the ref's tree becomes, whatever the commits' own diffs show: a rewind to an older
+        # commit, or a merge taking the other side's files, brings content no commit diff holds.
+        for change in tree_changes(git_dir, landing.old, landing.new, landing.new, settings.exclude):
+            if change.new_blob is not None:
+                last_commit.setdefault(change.path, landing.new)
     paths = sorted(last_commit)
     blobs = read_blobs(git_dir, [f"{update.new}:{p}" for p in paths])
     sources = [

@@ -1150,14 +1150,17 @@ def state(log: Any, at: str | datetime.datetime, repo: str | None = None, ref: s
     resources = []
     for change in _changes_from(conn, f"{_SELECT} FROM change_index c WHERE c.seq IN ({_in(latest)})", []):
         if change.op == "deleted":
-            # Moved between files in one commit (not seen as a rename): the copy that stays counts.
+            # Moved between files in one commit (not seen as a rename): the copy in the other file
+            # stays. (A force push's rewind of the same file, labelled with the same commit, does not.)
             same_time = _changes_from(
                 conn,
                 f"{_SELECT} FROM change_index c JOIN change_index d ON d.seq = ? "
                 "WHERE c.rid = d.rid AND c.at = d.at AND c.seq < d.seq ORDER BY c.seq DESC",
                 [change.seq],
             )
-            kept = next((c for c in same_time if c.commit == change.commit and c.op != "deleted"), None)
+            kept = next(
+                (c for c in same_time if c.commit == change.commit and c.op != "deleted" and c.path != change.path), None
+            )
             if kept is None:
                 continue
             change = kept

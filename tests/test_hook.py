@@ -467,3 +467,34 @@ def test_a_merge_records_the_side_branch_once_on_the_ref_and_no_rollback(server)
     assert [(c.ref, c.commit) for c in api_history] == [("refs/heads/main", side), ("refs/heads/main", merge_side)]
     assert rollbacks == []  # the merge brings the version the side commit already recorded on main
     assert state_resources(server, "main") == tree_resources(server.git_dir, "main")
+
+
+def test_a_protected_ref_is_checked_for_its_new_tree_not_only_for_commit_diffs(tmp_path):
+    server = Server(tmp_path, {"allow_protected_force_push": True, "overrides": {"allowed": ["alice"]}})
+    bad = server.commit({"apps/web.yaml": ROOT.format(image="nginx:1.27")}, "web as root")
+    server.ok("-o", "override=INC-1: outage", "origin", "main", user="alice")
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "fix web")
+    server.ok("origin", "main")
+    # A force push back to the overridden commit brings no commit at all.
+    rewind = server.push("--force", "origin", f"{bad}:main", user="mallory")
+    assert rewind.returncode != 0
+    assert f"FAIL apps/web.yaml:1 [commit {bad[:12]}] main.deny: Deployment/shop/web: Containers must not run as root" in rewind.stderr
+    # Nor does a fast-forward whose merge takes the old tree (`merge -s ours`): no commit diff shows it.
+    git(server.work, "checkout", "-q", "-b", "sneak", bad)
+    server.commit({"apps/readme.yaml": "kind: ConfigMap\napiVersion: v1\nmetadata: {name: readme, namespace: shop}\n"}, "docs")
+    git(server.work, "merge", "-q", "-s", "ours", "-m", "merge main", "main")
+    sneak = server.push("origin", "sneak:main", user="mallory")
+    assert sneak.returncode != 0 and "apps/web.yaml:1" in sneak.stderr and "Containers must not run as root" in sneak.stderr
+    assert tree_resources(server.git_dir, "main")[("Deployment", "shop", "web")]["spec"]["template"]["spec"].get("securityContext")
+
+
+def test_a_force_push_onto_a_commit_deleting_a_file_leaves_it_out_of_the_state(tmp_path):
+    server = Server(tmp_path, {"allow_protected_force_push": True})
+    first = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main")
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "bump")
+    server.ok("origin", "main")
+    git(server.work, "reset", "-q", "--hard", first)
+    server.commit({"apps/web.yaml": None, "apps/api.yaml": api(GOOD, "nginx:1.1")}, "remove web")
+    server.ok("--force", "origin", "main")  # rewinds web to 1.27 (labelled with the tip), then deletes it
+    assert state_resources(server, "main") == tree_resources(server.git_dir, "main")
