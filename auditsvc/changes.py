@@ -200,12 +200,12 @@ def landings(repo: str, updates: Sequence[RefUpdate], protected_refs: Sequence[s
             ]
         commits = tuple(rev_list(repo, [new], hidden)) if new else ()
         known = tuple(c for c in commits if c not in unknown)
-        mainline = [c for c in rev_list(repo, [new], hidden, first_parent=True) if c not in unknown] if known else []
+        mainline = tuple(rev_list(repo, [new], hidden, first_parent=True)) if commits else ()
         moved = not (u.is_create or u.is_delete or u.old == u.new)
         # A tag of a tree or blob has no history: moving it is a rewrite.
         forced = moved and (not is_fast_forward(repo, old, new) if old and new else True)
         base = _rewind_base(repo, old, new) if forced and old and new else None
-        result.append(Landing(u.ref, old, new, commits, known, tuple(mainline), forced, base))
+        result.append(Landing(u.ref, old, new, commits, known, mainline, forced, base))
     return result
 
 

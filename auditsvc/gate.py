@@ -345,12 +345,15 @@ def landing_events(
 ) -> list[EventDraft]:
     """The change events of a push that landed: per ref update, what it brought to its ref.
 
-    A commit new to the repository is recorded once, under the first ref that brings it, keyed
-    by commit as `change_events` (and so `auditsvc import`) keys it. A commit the repository had
-    that the update brings to its ref's first-parent line is recorded again under that ref,
-    keyed by ref and commit (a merge brings the rest: its first-parent diff holds them).
-    A rewinding update first records the resources it takes back to the base (keyed by ref and
-    old..base, labelled with the new tip), so the ref's changes end in the tree it points to.
+    A commit new to the repository is recorded under the first ref that brings it, keyed by
+    commit as `change_events` (and so `auditsvc import`) keys it. A commit on the first-parent
+    line of another updated ref (a fast-forward onto commits the repository had, or one push
+    moving two existing refs) is recorded again under that ref, keyed by ref, old..new and
+    commit; a merge brings the rest (its first-parent diff holds them). A rewinding update first
+    records the resources it takes back to the base (keyed by ref, old..new and `rewind`,
+    labelled with the new tip), so the ref's changes end in the tree it points to. Keys name the
+    ref update, not the push's time: a hook replay, a host's webhook retry and a push seen by
+    both a hook and a webhook record it once.
     """
     first_ref: dict[str, str] = {}
     for landing in landed:
@@ -364,26 +367,27 @@ def landing_events(
         changes_of.setdefault(change.commit, []).append(change)
     events = []
     for landing in landed:
+        landed_on = f"change:{repo}:{landing.ref}:{landing.old}..{landing.new}"
         if landing.rewinds:
             rewind = {
                 "subject": f"force-push rewind of {landing.ref} from {landing.old} to {landing.base}",
                 "rewind": {"old": landing.old, "base": landing.base},
             }
-            prefix = f"change:{repo}:{landing.ref}:{landing.old}..{landing.base}"
+            prefix = f"{landed_on}:rewind"
             events.extend(
                 _change_event(prefix, repo, landing.ref, change, rewind, pusher, put_content, pushed_at)
                 for change in rewind_changes(git_dir, landing, settings.limits, settings.exclude)
             )
-        known, mainline = set(landing.known), set(landing.known_mainline)
+        # A created ref records only what no other ref of the push brought (see Limits): its
+        # mainline steps matter once it exists.
+        mainline = set(landing.mainline) if landing.old else set(landing.mainline) & set(landing.known)
         for commit in landing.commits:
-            if commit in mainline:
-                prefix = f"change:{repo}:{landing.ref}:{commit}"
-            elif commit in known:
-                continue  # merged in from another ref: the merge's own change holds it
-            elif first_ref[commit] == landing.ref:
+            if first_ref.get(commit) == landing.ref:
                 prefix = f"change:{repo}:{commit}"
+            elif commit in mainline:
+                prefix = f"{landed_on}:{commit}"
             else:
-                continue  # new to the repository and recorded under an earlier ref of this push
+                continue  # merged in from another ref: the merge's own change holds it
             record = commit_record(infos[commit])
             events.extend(
                 _change_event(prefix, repo, landing.ref, change, record, pusher, put_content, pushed_at)

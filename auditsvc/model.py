@@ -235,16 +235,16 @@ class Landing:
     new: str | None  # the commit the ref lands on (tags peeled); None for a delete
     commits: tuple[str, ...]
     known: tuple[str, ...]  # those of `commits` the repository had before the push
-    # Those of `known` on the ref's first-parent line: the ref's own steps, recorded again under
-    # it. A merged side branch's commits are not (the merge's diff holds what they changed).
-    known_mainline: tuple[str, ...]
+    # Those of `commits` on the ref's first-parent line: the ref's own steps. A merged side
+    # branch's commits are not (the merge's diff holds what they changed).
+    mainline: tuple[str, ...]
     forced: bool  # not a fast-forward (creates and deletes: False; moving a tag of a tree: True)
     base: str | None = None  # forced between commits: merge-base(old, new), or the empty tree when unrelated
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Landing:
         """A Landing from dataclasses.asdict, through JSON (lists back to tuples)."""
-        return cls(**{**record, **{k: tuple(record[k]) for k in ("commits", "known", "known_mainline")}})
+        return cls(**{**record, **{k: tuple(record[k]) for k in ("commits", "known", "mainline")}})
 
     @property
     def rewinds(self) -> bool:

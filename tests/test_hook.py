@@ -292,7 +292,7 @@ def test_a_push_whose_recording_fails_stays_spooled_and_is_recorded_later(server
         time.sleep(0.05)
     [entry] = [p for p in spool.iterdir() if p.suffix == ".json"]
     assert json.loads(entry.read_text())["landings"] == [
-        {"ref": "refs/heads/main", "old": first, "new": second, "commits": [second], "known": [], "known_mainline": [], "forced": False, "base": None}
+        {"ref": "refs/heads/main", "old": first, "new": second, "commits": [second], "known": [], "mainline": [second], "forced": False, "base": None}
     ]
     old = time.time() - 120
     os.utime(entry, (old, old))
@@ -498,3 +498,15 @@ def test_a_force_push_onto_a_commit_deleting_a_file_leaves_it_out_of_the_state(t
     server.commit({"apps/web.yaml": None, "apps/api.yaml": api(GOOD, "nginx:1.1")}, "remove web")
     server.ok("--force", "origin", "main")  # rewinds web to 1.27 (labelled with the tip), then deletes it
     assert state_resources(server, "main") == tree_resources(server.git_dir, "main")
+
+
+def test_one_push_moving_two_existing_refs_records_the_change_under_both(server):
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main", "main:dev")
+    server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "bump web")
+    server.ok("origin", "main", "main:dev")  # git sends dev first: the commit is new for both
+    for ref in ("main", "dev"):
+        assert state_resources(server, ref) == tree_resources(server.git_dir, "main"), ref
+    before = server.events()
+    replay_post_receive(server, *git(server.git_dir, "rev-parse", "main~1", "main").split(), "refs/heads/main")
+    assert server.events() == before
