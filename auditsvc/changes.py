@@ -200,7 +200,8 @@ def landings(repo: str, updates: Sequence[RefUpdate], protected_refs: Sequence[s
             ]
         commits = tuple(rev_list(repo, [new], hidden)) if new else ()
         known = tuple(c for c in commits if c not in unknown)
-        mainline = tuple(rev_list(repo, [new], hidden, first_parent=True)) if commits else ()
+        # One commit brought is the tip itself, on its own first-parent line (the common push).
+        mainline = commits if len(commits) <= 1 else tuple(rev_list(repo, [new], hidden, first_parent=True))
         moved = not (u.is_create or u.is_delete or u.old == u.new)
         # A tag of a tree or blob has no history: moving it is a rewrite.
         forced = moved and (not is_fast_forward(repo, old, new) if old and new else True)

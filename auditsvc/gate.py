@@ -143,9 +143,12 @@ def _ref_verdict(
         if change.commit in brought:
             files_of.setdefault(change.commit, []).append(change.path)
     last_commit = {path: commit for commit in landing.commits for path in files_of.get(commit, ())}
-    if protected and landing.old and landing.new:
+    parents = {info.id: info.parents for info in changeset.commits}
+    merges = any(len(parents.get(c, ())) != 1 for c in landing.commits)
+    if protected and landing.old and landing.new and (landing.forced or merges):
         # What the ref's tree becomes, whatever the commits' own diffs show: a rewind to an older
         # commit, or a merge taking the other side's files, brings content no commit diff holds.
+        # (The diffs of a fast-forward without merges cover every file its tree changes.)
         for change in tree_changes(git_dir, landing.old, landing.new, landing.new, settings.exclude):
             if change.new_blob is not None:
                 last_commit.setdefault(change.path, landing.new)
