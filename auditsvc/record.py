@@ -104,7 +104,6 @@ def violation_events(hosted: HostedPush, changes: Sequence[EventDraft], failures
             EventDraft(
                 "violation",
                 "violation:" + change.natural_key.removeprefix("change:"),  # per ref where the change is
-
                 hosted.repo,
                 change.ref,
                 change.commit,
