@@ -139,8 +139,12 @@ def is_fast_forward(repo: str, old: str, new: str) -> bool:
     proc = subprocess.run(["git", "-C", repo, "merge-base", "--is-ancestor", old, new], capture_output=True)
     if proc.returncode in (0, 1):
         return proc.returncode == 0
+    raise _merge_base_failure(repo, proc)
+
+
+def _merge_base_failure(repo: str, proc: subprocess.CompletedProcess[bytes]) -> GitError:
     message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    raise GitError(f"git merge-base failed in {repo}: {message[-1] if message else 'no output'}")
+    return GitError(f"git merge-base failed in {repo}: {message[-1] if message else 'no output'}")
 
 
 def rev_list(git_dir: str, tips: Sequence[str], hidden: Sequence[str], first_parent: bool = False) -> list[str]:
@@ -168,15 +172,15 @@ def _tips_before(repo: str, updates: Sequence[RefUpdate]) -> dict[str, str]:
     return tips
 
 
-def _rewind_base(repo: str, old: str, new: str) -> str:
-    """Where a non-fast-forward update takes its ref back to: the merge base, or the empty tree."""
+def _merge_base(repo: str, old: str, new: str) -> str | None:
+    """The best common ancestor of two commits (old itself when new contains it); None when
+    their histories are unrelated."""
     proc = subprocess.run(["git", "-C", repo, "merge-base", old, new], capture_output=True)
     if proc.returncode == 0:
         return proc.stdout.decode().split()[0]
-    if proc.returncode == 1 and not proc.stderr:  # unrelated histories
-        return git(repo, "hash-object", "-t", "tree", "/dev/null").decode().strip()
-    message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    raise GitError(f"git merge-base failed in {repo}: {message[-1] if message else 'no output'}")
+    if proc.returncode == 1 and not proc.stderr:
+        return None
+    raise _merge_base_failure(repo, proc)
 
 
 def landings(repo: str, updates: Sequence[RefUpdate], protected_refs: Sequence[str] = ()) -> list[Landing]:
@@ -202,10 +206,14 @@ def landings(repo: str, updates: Sequence[RefUpdate], protected_refs: Sequence[s
         known = tuple(c for c in commits if c not in unknown)
         # One commit brought is the tip itself, on its own first-parent line (the common push).
         mainline = commits if len(commits) <= 1 else tuple(rev_list(repo, [new], hidden, first_parent=True))
-        moved = not (u.is_create or u.is_delete or u.old == u.new)
         # A tag of a tree or blob has no history: moving it is a rewrite.
-        forced = moved and (not is_fast_forward(repo, old, new) if old and new else True)
-        base = _rewind_base(repo, old, new) if forced and old and new else None
+        forced = not (u.is_create or u.is_delete or u.old == u.new)
+        base = None  # a rewind goes back to the merge base, or to the empty tree from unrelated history
+        if forced and old and new:
+            common = _merge_base(repo, old, new)  # one git run decides both
+            forced = common != old
+            if forced:
+                base = common or git(repo, "hash-object", "-t", "tree", "/dev/null").decode().strip()
         result.append(Landing(u.ref, old, new, commits, known, mainline, forced, base))
     return result
 
