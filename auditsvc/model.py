@@ -262,8 +262,3 @@ class Changeset:
     files: tuple[FileChange, ...]  # the manifest files they change, in the order of commits
     changes: tuple[ResourceChange, ...]  # in the order of commits
     landings: tuple[Landing, ...]  # per ref update, in order
-
-    @property
-    def forced(self) -> dict[str, bool]:
-        """ref -> the update is not a fast-forward."""
-        return {landing.ref: landing.forced for landing in self.landings}

@@ -128,6 +128,11 @@ def test_ref_update_zero_ids_follow_the_hash_length() -> None:
     assert not RefUpdate(sha1, sha1, "refs/heads/main").is_tag
 
 
+def forced_of(changeset: Changeset) -> dict[str, bool]:
+    """ref -> its update is not a fast-forward."""
+    return {landing.ref: landing.forced for landing in changeset.landings}
+
+
 # --- new commits -----------------------------------------------------------------------------
 
 
@@ -144,7 +149,7 @@ def test_first_push_of_a_branch_brings_every_commit_oldest_first(work_repo: Path
     assert created.before is None and created.after["spec"]["replicas"] == 1 and created.diff == ()
     assert modified.diff == (FieldChange("spec.replicas", 1, 2),)
     assert modified.commit == changeset.commits[1].id
-    assert changeset.forced == {"refs/heads/main": False}
+    assert forced_of(changeset) == {"refs/heads/main": False}
 
 
 def test_second_push_brings_only_the_new_commits(work_repo: Path, server: Server) -> None:
@@ -158,7 +163,7 @@ def test_second_push_brings_only_the_new_commits(work_repo: Path, server: Server
         (FieldChange("spec.template.spec.containers[0].image", "nginx:1.25", "nginx:1.26"),),
         (FieldChange("spec.template.spec.containers[0].image", "nginx:1.26", "nginx:1.27"),),
     ]
-    assert changeset.forced == {"refs/heads/main": False}
+    assert forced_of(changeset) == {"refs/heads/main": False}
 
 
 def test_two_branches_sharing_commits_count_them_once(work_repo: Path, server: Server) -> None:
@@ -173,7 +178,7 @@ def test_two_branches_sharing_commits_count_them_once(work_repo: Path, server: S
     assert sorted(subjects(changeset)) == ["feature only", "main only", "shared"]
     assert subjects(changeset)[0] == "shared"  # topological: the shared parent first
     assert len(changeset.changes) == 3
-    assert changeset.forced == {"refs/heads/main": False, "refs/heads/feature": False}
+    assert forced_of(changeset) == {"refs/heads/main": False, "refs/heads/feature": False}
 
 
 def test_branch_created_at_an_existing_commit_brings_nothing(work_repo: Path, server: Server) -> None:
@@ -182,7 +187,7 @@ def test_branch_created_at_an_existing_commit_brings_nothing(work_repo: Path, se
     git(work_repo, "branch", "release/1")
     changeset = server.push(work_repo, "refs/heads/release/1")
     assert changeset.commits == () and changeset.changes == ()
-    assert changeset.updates[0].is_create and changeset.forced == {"refs/heads/release/1": False}
+    assert changeset.updates[0].is_create and forced_of(changeset) == {"refs/heads/release/1": False}
 
 
 def test_landings_bring_known_commits_to_a_ref_and_name_a_rewind(work_repo: Path, server: Server) -> None:
@@ -211,7 +216,7 @@ def test_delete_brings_nothing(work_repo: Path, server: Server) -> None:
     server.push(work_repo, "refs/heads/main", "refs/heads/old")
     changeset = server.push(work_repo, delete=("refs/heads/old",))
     assert changeset.commits == () and changeset.changes == ()
-    assert changeset.updates[0].is_delete and changeset.forced == {"refs/heads/old": False}
+    assert changeset.updates[0].is_delete and forced_of(changeset) == {"refs/heads/old": False}
     assert changeset.landings[0].commits == ()
     assert server.ref("refs/heads/old") is None
 
@@ -249,7 +254,7 @@ def test_tag_of_a_tree_is_no_commit(work_repo: Path, server: Server) -> None:
     tree = git(work_repo, "rev-parse", "HEAD^{tree}")
     git(work_repo, "tag", "-a", "-m", "a tree", "tree-tag", tree)
     changeset = server.push(work_repo, "refs/tags/tree-tag")
-    assert changeset.commits == () and changeset.forced == {"refs/tags/tree-tag": False}
+    assert changeset.commits == () and forced_of(changeset) == {"refs/tags/tree-tag": False}
 
 
 def test_force_push_is_not_a_fast_forward(work_repo: Path, server: Server) -> None:
@@ -262,7 +267,7 @@ def test_force_push_is_not_a_fast_forward(work_repo: Path, server: Server) -> No
     assert not is_fast_forward(server.repo, dropped, rewritten)
     assert is_fast_forward(server.repo, git(work_repo, "rev-parse", "HEAD~1"), dropped)
     assert is_fast_forward(server.repo, "0" * 40, rewritten) and is_fast_forward(server.repo, dropped, "0" * 40)
-    assert changeset.forced == {"refs/heads/main": True}
+    assert forced_of(changeset) == {"refs/heads/main": True}
     assert subjects(changeset) == ["rewritten"]  # the dropped commit is not re-checked
     (change,) = changeset.changes
     assert change.diff == (FieldChange("data.v", "1", "3"),)  # against the new commit's parent
@@ -274,9 +279,9 @@ def test_moving_an_annotated_tag_forward_and_back(work_repo: Path, server: Serve
     server.push(work_repo, "refs/heads/main", "refs/tags/t")
     commit(work_repo, {"a.yaml": cm("a", "2")}, "two")
     git(work_repo, "tag", "-f", "-a", "-m", "t", "t")
-    assert server.push(work_repo, "refs/heads/main", "refs/tags/t").forced == {"refs/heads/main": False, "refs/tags/t": False}
+    assert forced_of(server.push(work_repo, "refs/heads/main", "refs/tags/t")) == {"refs/heads/main": False, "refs/tags/t": False}
     git(work_repo, "tag", "-f", "-a", "-m", "t", "t", first)
-    assert server.push(work_repo, "refs/tags/t").forced == {"refs/tags/t": True}
+    assert forced_of(server.push(work_repo, "refs/tags/t")) == {"refs/tags/t": True}
 
 
 def test_unknown_object_is_a_git_error(work_repo: Path, server: Server) -> None:
@@ -470,7 +475,7 @@ def test_sha256_repository(tmp_path: Path) -> None:
     second = server.push(work, "refs/heads/main", "refs/tags/v1")
     assert subjects(second) == ["two"] and len(second.commits[0].id) == 64
     assert second.changes[0].diff == (FieldChange("data.v", "1", "2"),)
-    assert second.forced == {"refs/heads/main": False, "refs/tags/v1": False}
+    assert forced_of(second) == {"refs/heads/main": False, "refs/tags/v1": False}
     assert server.push(work, delete=("refs/tags/v1",)).updates[0].is_delete
 
 
@@ -488,7 +493,7 @@ with open({out!r}, "w") as handle:
     json.dump({{"quarantine": bool(os.environ.get("GIT_QUARANTINE_PATH")),
                "commits": [c.subject for c in cs.commits],
                "changes": [[c.op, c.path, str(c.key)] for c in cs.changes],
-               "forced": cs.forced}}, handle)
+               "forced": {{landing.ref: landing.forced for landing in cs.landings}}}}, handle)
 sys.exit(1 if os.path.exists({out!r} + ".reject") else 0)
 """
 
