@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -151,6 +152,27 @@ def generate_log(url: str, total: int, batch: int = 5000) -> float:
     return time.perf_counter() - started
 
 
+def prepared_log(work: str, events: int, generate: Callable[[str, int], float] = generate_log) -> str:
+    """The URL of the SQLite log in `work` holding `events` change events, made by `generate`
+    unless it is there already, with its query index brought up to date."""
+    url = f"sqlite:///{os.path.join(work, 'audit.db')}"
+    with SqliteAuditLog.open(url) as log:
+        existing = log.size()
+    if existing >= events:
+        print(f"log: reusing {existing:,} events in {work}", flush=True)
+    else:
+        if existing:
+            raise SystemExit(f"{work} holds a smaller log ({existing:,} events): remove it or use another directory")
+        print(f"log: generating {events:,} change events in {work}", flush=True)
+        seconds = generate(url, events)
+        print(f"log: {events:,} events appended in {seconds:.1f} s ({events / seconds:,.0f} events/s)", flush=True)
+    with SqliteAuditLog.open(url) as log:
+        started = time.perf_counter()
+        indexed = queries.refresh_index(log)
+        print(f"index: {indexed:,} events indexed in {time.perf_counter() - started:.1f} s", flush=True)
+    return url
+
+
 # What each query reads: a history the covering stream index, a listing by actor the actor
 # table and the change table.
 HISTORY_PAGES = ("INDEXED BY change_index_stream",)
@@ -258,23 +280,10 @@ def main() -> None:
     args = parser.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="audit-bench-")
     os.makedirs(work, exist_ok=True)
-    url = f"sqlite:///{os.path.join(work, 'audit.db')}"
     rng = random.Random(3)
     try:
+        url = prepared_log(work, args.events)
         with SqliteAuditLog.open(url) as log:
-            existing = log.size()
-        if existing >= args.events:
-            print(f"log: reusing {existing:,} events in {work}")
-        else:
-            if existing:
-                raise SystemExit(f"{work} holds a smaller log ({existing:,} events): remove it or pick another --dir")
-            print(f"log: generating {args.events:,} change events in {work}")
-            seconds = generate_log(url, args.events)
-            print(f"log: {args.events:,} events appended in {seconds:.1f} s ({args.events / seconds:,.0f} events/s)")
-        with SqliteAuditLog.open(url) as log:
-            started = time.perf_counter()
-            indexed = queries.refresh_index(log)
-            print(f"index: {indexed:,} events indexed in {time.perf_counter() - started:.1f} s")
             started = time.perf_counter()
             queries.refresh_index(log)
             print(f"index: up-to-date check {ms(time.perf_counter() - started)}")

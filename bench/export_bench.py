@@ -28,9 +28,8 @@ from datetime import timedelta
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from audit_bench import START, draft_batches  # noqa: E402
+from audit_bench import START, draft_batches, prepared_log  # noqa: E402
 
-from auditsvc import queries  # noqa: E402
 from auditsvc.audit import SqliteAuditLog  # noqa: E402
 from auditsvc.audit.canonical import canonical_json  # noqa: E402
 
@@ -88,20 +87,8 @@ def main() -> None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     work = os.path.join(root, "bench", "corpus", f"export-{args.events}")
     os.makedirs(work, exist_ok=True)
-    url = f"sqlite:///{os.path.join(work, 'audit.db')}"
+    url = prepared_log(work, args.events, generate_log)
     with SqliteAuditLog.open(url) as log:
-        existing = log.size()
-    if existing < args.events:
-        if existing:
-            raise SystemExit(f"{work} holds a smaller log ({existing:,} events): remove it")
-        print(f"log: generating {args.events:,} change events in {work}", flush=True)
-        seconds = generate_log(url, args.events)
-        print(f"log: appended in {seconds:.0f} s", flush=True)
-    with SqliteAuditLog.open(url) as log:
-        started = time.perf_counter()
-        indexed = queries.refresh_index(log)
-        if indexed:
-            print(f"index: {indexed:,} events indexed in {time.perf_counter() - started:.0f} s", flush=True)
         events = log.size()
     print(f"log: {events:,} events, {os.path.getsize(os.path.join(work, 'audit.db')) / 1e6:,.0f} MB")
 

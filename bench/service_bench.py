@@ -34,7 +34,7 @@ import requests  # noqa: E402
 from auditsvc import queries  # noqa: E402
 from auditsvc.audit import SqliteAuditLog  # noqa: E402
 from auditsvc.web.store import ServiceStore  # noqa: E402
-from bench.audit_bench import ACTORS, generate_log, ms, percentiles, resources  # noqa: E402
+from bench.audit_bench import ACTORS, ms, percentiles, prepared_log, resources  # noqa: E402
 
 
 def start_service(work: str, url: str, workers: int) -> tuple[subprocess.Popen, str, str]:
@@ -88,21 +88,10 @@ def main() -> None:
     args = parser.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="service-bench-")
     os.makedirs(work, exist_ok=True)
-    url = f"sqlite:///{os.path.join(work, 'audit.db')}"
     rng = random.Random(4)
     proc = None
     try:
-        with SqliteAuditLog.open(url) as log:
-            existing = log.size()
-        if existing < args.events:
-            if existing:
-                raise SystemExit(f"{work} holds a smaller log ({existing:,} events): remove it or pick another --dir")
-            print(f"log: generating {args.events:,} change events in {work}", flush=True)
-            print(f"log: appended in {generate_log(url, args.events):.1f} s", flush=True)
-        with SqliteAuditLog.open(url) as log:
-            started = time.perf_counter()
-            queries.refresh_index(log)
-            print(f"index: ready in {time.perf_counter() - started:.1f} s ({log.size():,} events)", flush=True)
+        url = prepared_log(work, args.events)
         pool = resources()
         picks = [rng.choice(pool) for _ in range(args.requests // 2)]
         actors = [rng.choice(ACTORS)[1] for _ in range(args.requests // 2)]
