@@ -323,6 +323,27 @@ def test_record_by_hand_reports_what_it_cannot_record(server, run_cli):
     assert run_cli("hook", "record", str(server.git_dir), "--config", str(server.config)).returncode == 0
 
 
+def test_an_entry_spooled_by_the_previous_version_is_recorded(server, run_cli):
+    """Before per-ref landings the spool held each new commit with the first ref bringing it:
+    entries left by an upgrade are recorded as that version recorded them."""
+    first = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.27")}, "add web")
+    server.ok("origin", "main")
+    post_receive = server.git_dir / "hooks" / "post-receive"
+    post_receive.unlink()
+    second = server.commit({"apps/web.yaml": GOOD.format(image="nginx:1.28")}, "bump")
+    server.ok("origin", "main", user="bob")  # lands; nothing spools it
+    spool = server.git_dir / "auditsvc-spool"
+    pusher = {"name": "bob", "source": "REMOTE_USER", "authenticated": True}
+    (spool / "00000000000000000001-1.json").write_text(json.dumps({
+        "repo": "server", "updates": [[first, second, "refs/heads/main"]], "landed": [[second, "refs/heads/main"]],
+        "pusher": pusher, "pushed_at": time.time(),
+    }))
+    assert run_cli("hook", "record", str(server.git_dir), "--config", str(server.config)).returncode == 0
+    [bump] = [c for c in server.events("change") if c["commit"] == second]
+    assert (bump["ref"], bump["op"], bump["pusher"]["name"]) == ("refs/heads/main", "modified", "bob")
+    assert not list(spool.glob("*.json"))
+
+
 # --- what each ref update brings to its ref -------------------------------------------------
 
 
