@@ -173,6 +173,17 @@ def deliver(service: Service, host: str, payload: dict[str, Any], **sign: Any) -
     return service.request("POST", f"/webhooks/{host}", None, data=body, headers=headers)
 
 
+def remote_pushes(remotes: dict[str, Remote], count: int) -> list[tuple[str, str, str, str]]:
+    """app-0..count-1 pushed one by one to each remote: (repository, before, after, delivery id)."""
+    deliveries = []
+    for name, remote in remotes.items():
+        for i in range(count):
+            remote.commit({f"apps/app-{i}.yaml": deployment(f"app-{i}", replicas=i + 1)}, f"app {i}")
+            before, after = remote.push()
+            deliveries.append((name, before, after, f"{name}-{i}"))
+    return deliveries
+
+
 def hook_pushes(hook: Server, count: int) -> list[int]:
     """Push hooked-0..count-1 one by one through a hooked repository (the third fails policy and
     is refused, then dropped so the next push carries only its own commit); the exit codes."""

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Server
-from tests.web.conftest import SECRET, Remote, Service, deliver, hook_pushes, push_payload
-from tests.web.manifests import deployment
+from tests.web.conftest import SECRET, Remote, Service, deliver, hook_pushes, push_payload, remote_pushes
 
 REPOS = ("acme/gitops", "acme/payments")
 PUSHES_PER_REPO = 25
@@ -22,12 +21,7 @@ def test_concurrent_deliveries_queries_and_hook_pushes_lose_and_duplicate_nothin
     service = Service(tmp_path, {"repositories": {name: {"url": r.url, "secret": SECRET} for name, r in remotes.items()}}).start()
     hook = Server(tmp_path / "hook", {"db": service.url})
     try:
-        deliveries = []
-        for name, remote in remotes.items():
-            for i in range(PUSHES_PER_REPO):
-                remote.commit({f"apps/app-{i}.yaml": deployment(f"app-{i}", replicas=i + 1)}, f"app {i}")
-                before, after = remote.push()
-                deliveries.append((name, before, after, f"{name}-{i}"))
+        deliveries = remote_pushes(remotes, PUSHES_PER_REPO)
         expected = {(name, after) for name, _, after, _ in deliveries}  # the two repositories may share commit ids
 
         def send(item: tuple[str, str, str, str]) -> str:

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PgSchema, Server
-from tests.web.conftest import SECRET, Remote, Service, deliver, hook_pushes, push_payload
-from tests.web.manifests import deployment
+from tests.web.conftest import SECRET, Remote, Service, deliver, hook_pushes, push_payload, remote_pushes
 from tests.web.test_flux import FLUX_SECRET, flux_event, send
 
 REPOS = ("acme/gitops", "acme/payments")
@@ -31,12 +30,7 @@ def test_three_receivers_on_one_postgresql_log_lose_and_duplicate_nothing(tmp_pa
     receivers = [Service(tmp_path / f"receiver-{n}", config, db=url).start() for n in range(3)]
     hook = Server(tmp_path / "hook", {"db": url})
     try:
-        deliveries = []
-        for name, remote in remotes.items():
-            for i in range(PUSHES_PER_REPO):
-                remote.commit({f"apps/app-{i}.yaml": deployment(f"app-{i}", replicas=i + 1)}, f"app {i}")
-                before, after = remote.push()
-                deliveries.append((name, before, after, f"{name}-{i}"))
+        deliveries = remote_pushes(remotes, PUSHES_PER_REPO)
         expected = {(name, after) for name, _, after, _ in deliveries}  # the two repositories may share commit ids
 
         def send_push(n: int, item: tuple[str, str, str, str]) -> str:
